@@ -1,0 +1,3 @@
+from posturetest.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""Where things live on this machine: the default database and the station name."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+DB_ENV = "POSTURETEST_DB"
+STATION_ENV = "POSTURETEST_STATION"
+
+
+def default_db_path() -> Path:
+    """`POSTURETEST_DB`, else posturetest.db in the user data folder (created, owner-only)."""
+    from_env = os.environ.get(DB_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    import platformdirs  # deferred: only needed when no path was given
+
+    folder = Path(platformdirs.user_data_dir("posturetest", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / "posturetest.db"
+
+
+def station_name() -> str:
+    """Which machine recorded a session: `POSTURETEST_STATION`, else the host name."""
+    return os.environ.get(STATION_ENV) or socket.gethostname()
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as a user would type it: the home folder shown as ~."""
+    text = str(Path(path).expanduser().resolve()) if str(path) != ":memory:" else ":memory:"
+    home = str(Path.home())
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text

@@ -1,0 +1,174 @@
+"""The protocol: postures, stress tests, positions and the words that guide the pair.
+
+Pure data. The TUI's cards, the database CHECK constraints and (later) the export's table
+schema are all built from these definitions, so a posture cannot exist in one place only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+PROTOCOL_VERSION = "1.0"
+"""Bumped whenever wording, scales or the plan rules change; stored with every session."""
+
+SUBJECT_CODE_MAX_LENGTH = 32
+SUBJECT_CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{SUBJECT_CODE_MAX_LENGTH}}}")
+SUBJECT_CODE_RULE = f"1-{SUBJECT_CODE_MAX_LENGTH} letters, digits, '-' or '_'"
+
+
+class Posture(StrEnum):
+    LIGAMENT = "ligament"
+    MUSCLE = "muscle"
+    SKELETON = "skeleton"
+
+
+class StressTest(StrEnum):
+    VERTICAL = "vertical"
+    ANTERIOR = "anterior"
+
+
+class Position(StrEnum):
+    SITTING = "sitting"
+    STANDING = "standing"
+
+
+class OrderScheme(StrEnum):
+    BALANCED = "balanced"
+    RANDOM = "random"
+    FIXED = "fixed"
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    RATED = "rated"
+    STOPPED = "stopped"
+    SKIPPED = "skipped"
+
+
+class StopReason(StrEnum):
+    PAIN = "pain"
+    DISCOMFORT = "discomfort"
+    COULD_NOT_HOLD = "could_not_hold"
+    OTHER = "other"
+
+
+class SessionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+
+
+class Role(StrEnum):
+    SUBJECT = "subject"
+    TESTER = "tester"
+
+
+@dataclass(frozen=True)
+class PostureCard:
+    label: str
+    summary: str
+    how_to: dict[Position, str]
+
+
+@dataclass(frozen=True)
+class TestCard:
+    __test__ = False  # not a pytest test class
+
+    label: str
+    tester_does: str
+    subject_does: str
+
+
+POSTURES: dict[Posture, PostureCard] = {
+    Posture.LIGAMENT: PostureCard(
+        label="Ligament type",
+        summary="Slumped: the pelvis rolls back and ligaments and fascia take the weight.",
+        how_to={
+            Position.SITTING: (
+                "Let yourself sink: roll the pelvis back onto the tailbone, let the lower back "
+                "round and the chest drop. Relax into it and stay there."
+            ),
+            Position.STANDING: (
+                "Let the hips drift forward and the upper back round, as if leaning on your own "
+                "ligaments. Let the chest sag and stay there."
+            ),
+        },
+    ),
+    Posture.MUSCLE: PostureCard(
+        label="Muscle type",
+        summary="Held up by effort: hollow lower back, pelvis tipped forward, shoulders raised.",
+        how_to={
+            Position.SITTING: (
+                "Sit up hard: tip the pelvis forward so the lower back hollows, push the chest up "
+                "and let the shoulders rise a little. Hold it."
+            ),
+            Position.STANDING: (
+                "Stand to attention: arch the lower back, tip the pelvis forward, lift the chest "
+                "and hitch the shoulders up a little. Hold it."
+            ),
+        },
+    ),
+    Posture.SKELETON: PostureCard(
+        label="Skeleton type",
+        summary="Stacked: joints in line, spine neutral, the bones carry the load.",
+        how_to={
+            Position.SITTING: (
+                "Sit on both sit bones with the pelvis upright, neither rolled back nor tipped "
+                "forward. Stack ribs over pelvis and head over ribs; let the shoulders rest."
+            ),
+            Position.STANDING: (
+                "Feet under the hips, knees soft. Stack pelvis, ribs and head over each other "
+                "with the spine in its neutral curves; let the shoulders rest."
+            ),
+        },
+    ),
+}
+
+TESTS: dict[StressTest, TestCard] = {
+    StressTest.VERTICAL: TestCard(
+        label="Vertical test",
+        tester_does=(
+            "Stand behind the subject. Rest both hands on top of the shoulders and press straight "
+            "down, slowly and steadily. Feel whether the trunk stays still or gives way."
+        ),
+        subject_does=(
+            "Keep the posture while the tester presses down on your shoulders. Notice whether you "
+            "stay where you were or feel squashed."
+        ),
+    ),
+    StressTest.ANTERIOR: TestCard(
+        label="Anterior test",
+        tester_does=(
+            "Stand in front or beside. Press down on both upturned palms, slowly and evenly. Feel "
+            "whether the body stays still or folds forward."
+        ),
+        subject_does=(
+            "Hold both palms up at your sides, elbows bent, like carrying a tray. Keep the posture "
+            "while the tester presses your palms down."
+        ),
+    ),
+}
+
+POSITION_LABELS: dict[Position, str] = {
+    Position.SITTING: "Sitting",
+    Position.STANDING: "Standing",
+}
+
+STOP_REASON_LABELS: dict[StopReason, str] = {
+    StopReason.PAIN: "Pain",
+    StopReason.DISCOMFORT: "Discomfort",
+    StopReason.COULD_NOT_HOLD: "Could not hold the posture",
+    StopReason.OTHER: "Other reason",
+}
+
+ORDER_SCHEME_LABELS: dict[OrderScheme, str] = {
+    OrderScheme.BALANCED: "Balanced (each posture order used equally across subjects)",
+    OrderScheme.RANDOM: "Random (seeded; the seed is stored)",
+    OrderScheme.FIXED: "Fixed (ligament, muscle, skeleton)",
+}
+
+
+def is_valid_subject_code(code: str) -> bool:
+    return SUBJECT_CODE_PATTERN.fullmatch(code) is not None

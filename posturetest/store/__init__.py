@@ -1,0 +1,27 @@
+"""Storage: the schema, its migrations and every SQL statement live here."""
+
+from posturetest.store.opening import StoreError
+from posturetest.store.schema import INTERCHANGE_COLUMNS, RANKING_COLUMNS, SCHEMA_VERSION
+from posturetest.store.store import (
+    Correction,
+    RecordError,
+    SessionRow,
+    Store,
+    new_id,
+    open_store,
+    utc_now,
+)
+
+__all__ = [
+    "INTERCHANGE_COLUMNS",
+    "RANKING_COLUMNS",
+    "SCHEMA_VERSION",
+    "Correction",
+    "RecordError",
+    "SessionRow",
+    "Store",
+    "StoreError",
+    "new_id",
+    "open_store",
+    "utc_now",
+]

@@ -1,0 +1,122 @@
+"""Opening a database file: refuse what is not ours, create new files owner-only, migrate forward.
+
+Every refusal happens before anything is written, so a refused file is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from posturetest.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000
+"""Two stations sharing a file wait for each other this long instead of failing as locked."""
+
+
+class StoreError(Exception):
+    """A database that cannot be used. The message is one line, fit to show a user."""
+
+
+def _describe(path: Path) -> str:
+    return str(path)
+
+
+def _check_file(path: Path) -> bool:
+    """Refuse paths that cannot hold our database. True when the file must be created."""
+    if path.is_dir():
+        raise StoreError(f"{_describe(path)} is a folder, not a database file")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot create {_describe(path)}: folder {path.parent} does not exist")
+        return True
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise StoreError(f"cannot read {_describe(path)}: {e.strerror or e}") from None
+    if header and header != SQLITE_HEADER:
+        raise StoreError(f"{_describe(path)} is not a SQLite database (refused, left untouched)")
+    return False
+
+
+def _create_owner_only(path: Path) -> None:
+    """Health data: a new database is readable and writable by its owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as e:
+        raise StoreError(f"cannot create {_describe(path)}: {e.strerror or e}") from None
+    os.close(fd)
+
+
+def _inspect(conn: sqlite3.Connection, where: str) -> int:
+    """The file's schema version, after checking it is ours (or empty) and readable."""
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{where} is damaged or not a database ({e}); refused, left untouched") from None
+    if app_id != APPLICATION_ID and (tables or version or app_id):
+        raise StoreError(f"{where} is a SQLite database but not a posturetest one; refused, left untouched")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} was written by a newer posturetest (schema {version}; this version reads "
+            f"up to {SCHEMA_VERSION}); refused, left untouched. Upgrade posturetest to open it."
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Run every missing migration in one transaction: all of them or none."""
+    if from_version >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for step in MIGRATIONS[from_version:]:
+            step(conn)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A ready connection: checked, migrated, WAL, foreign keys on, durable commits."""
+    memory = str(path) == ":memory:"
+    p = Path(path)
+    where = ":memory:" if memory else _describe(p)
+    create = False if memory else _check_file(p)
+    if create:
+        _create_owner_only(p)
+    try:
+        conn = sqlite3.connect(
+            ":memory:" if memory else p,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open {where}: {e}") from None
+    try:
+        version = _inspect(conn, where)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not memory:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"cannot use {where}: it refused write-ahead logging ({mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        migrate(conn, version)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as e:
+        conn.close()
+        raise StoreError(f"cannot use {where}: {e}") from None
+    return conn

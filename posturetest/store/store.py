@@ -1,0 +1,547 @@
+"""The store: every read and write of a session, each write its own committed transaction.
+
+The TUI, stats and exports talk to this class; none of them writes SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from posturetest.domain import (
+    PROTOCOL_VERSION,
+    SAFETY_KEYS,
+    SCALES,
+    OrderScheme,
+    Outcome,
+    Position,
+    Posture,
+    Ranking,
+    Role,
+    Session,
+    SessionSetup,
+    SessionStatus,
+    StopReason,
+    StressTest,
+    Trial,
+    is_valid_subject_code,
+    may_proceed,
+    new_seed,
+    plan_session,
+)
+from posturetest.domain.protocol import SUBJECT_CODE_RULE
+from posturetest.store.opening import StoreError, connect
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC to the second, as in every export: 2026-11-24T09:15:00Z."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class RecordError(ValueError):
+    """A write the protocol does not allow (a rating of 11, a trial already stopped...)."""
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One line of the home screen's list."""
+
+    session_id: str
+    subject: str
+    started_at: str
+    position: Position
+    status: SessionStatus
+    done: int
+    total: int
+
+    @property
+    def cursor(self) -> tuple[str, str]:
+        return (self.started_at, self.session_id)
+
+
+@dataclass(frozen=True)
+class Correction:
+    trial_id: str
+    field: str
+    old_value: int | None
+    new_value: int | None
+    reason: str
+    corrected_at: str
+
+
+_SESSION_ROW_SQL = """
+SELECT s.session_id, sub.code, s.started_at, s.position, s.status,
+    (SELECT count(*) FROM trials t WHERE t.session_id = s.session_id AND t.outcome != 'pending'),
+    (SELECT count(*) FROM trials t WHERE t.session_id = s.session_id)
+FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
+"""
+
+_TRIAL_COLUMNS = (
+    "trial_id, session_id, seq, test, posture, rep, outcome, stop_reason, "
+    + ", ".join(SCALES)
+    + ", rated_at, note"
+)
+
+
+def _trial(row: Sequence[Any]) -> Trial:
+    n = len(SCALES)
+    return Trial(
+        trial_id=row[0],
+        session_id=row[1],
+        seq=row[2],
+        test=StressTest(row[3]),
+        posture=Posture(row[4]),
+        rep=row[5],
+        outcome=Outcome(row[6]),
+        stop_reason=StopReason(row[7]) if row[7] else None,
+        ratings=dict(zip(SCALES, row[8 : 8 + n], strict=True)),
+        rated_at=row[8 + n],
+        note=row[9 + n],
+    )
+
+
+class Store:
+    """One open database. Safe to share between the UI thread and worker threads."""
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+        self.path = str(path)
+        self.conn = connect(path)
+        self.db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One committed transaction; nested calls join the outer one.
+
+        BEGIN IMMEDIATE takes the write lock up front, so a second station waits (busy timeout)
+        instead of failing half-way through.
+        """
+        with self._lock:
+            if self.conn.in_transaction:
+                yield self.db
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- subjects -----------------------------------------------------------------------------
+
+    def subject_codes(self, prefix: str = "", limit: int = 20) -> list[str]:
+        """Existing codes starting with `prefix` (any case), for suggestions while typing."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._rows(
+            "SELECT code FROM subjects WHERE code LIKE ? ESCAPE '\\' ORDER BY code LIMIT ?",
+            (escaped + "%", limit),
+        )
+        return [r[0] for r in rows]
+
+    def ensure_subject(self, code: str) -> tuple[str, int]:
+        """(subject_id, enrolment_index) for `code`, enrolling a new subject if needed."""
+        if not is_valid_subject_code(code):
+            raise RecordError(f"subject code {code!r} is not valid: use {SUBJECT_CODE_RULE}")
+        with self.write() as db:
+            row = self.conn.execute(
+                "SELECT subject_id, enrolment_index FROM subjects WHERE code = ?",
+                (code,),
+            ).fetchone()
+            if row:
+                return row[0], row[1]
+            index = self.conn.execute(
+                "SELECT coalesce(max(enrolment_index) + 1, 0) FROM subjects"
+            ).fetchone()[0]
+            subject_id = new_id()
+            db["subjects"].insert(
+                {
+                    "subject_id": subject_id,
+                    "code": code,
+                    "enrolment_index": index,
+                    "created_at": utc_now(),
+                }
+            )
+            return subject_id, index
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def create_session(
+        self, setup: SessionSetup, *, station: str = "", started_at: str | None = None
+    ) -> Session:
+        """Enrol the subject if new, plan the trials and store them all as pending."""
+        with self.write() as db:
+            subject_id, enrolment = self.ensure_subject(setup.subject)
+            seed = setup.seed
+            if setup.scheme is OrderScheme.RANDOM and seed is None:
+                seed = new_seed()
+            try:
+                plan = plan_session(
+                    tests=setup.tests,
+                    repetitions=setup.repetitions,
+                    scheme=setup.scheme,
+                    enrolment_index=enrolment,
+                    seed=seed,
+                )
+            except ValueError as e:
+                raise RecordError(str(e)) from None
+            session_id = new_id()
+            db["sessions"].insert(
+                {
+                    "session_id": session_id,
+                    "subject_id": subject_id,
+                    "tester": setup.tester,
+                    "station": station,
+                    "position": setup.position.value,
+                    "order_scheme": setup.scheme.value,
+                    "order_seed": seed if setup.scheme is OrderScheme.RANDOM else None,
+                    "tests": ",".join(t.value for t in setup.tests),
+                    "repetitions": setup.repetitions,
+                    "blind": int(setup.blind),
+                    "record_effort": int(setup.record_effort),
+                    "record_discomfort": int(setup.record_discomfort),
+                    "protocol_version": PROTOCOL_VERSION,
+                    "started_at": started_at or utc_now(),
+                    "ended_at": None,
+                    "status": SessionStatus.IN_PROGRESS.value,
+                    "safety_passed": 0,
+                    "cleared_by": None,
+                }
+            )
+            db["trials"].insert_all(
+                {
+                    "trial_id": new_id(),
+                    "session_id": session_id,
+                    "seq": p.seq,
+                    "test": p.test.value,
+                    "posture": p.posture.value,
+                    "rep": p.rep,
+                    "outcome": Outcome.PENDING.value,
+                }
+                for p in plan
+            )
+        return self.session(session_id)
+
+    def session(self, session_id: str) -> Session:
+        rows = self._rows(
+            """SELECT s.session_id, sub.code, s.tester, s.station, s.position, s.order_scheme,
+                s.order_seed, s.tests, s.repetitions, s.blind, s.record_effort,
+                s.record_discomfort, s.protocol_version, s.started_at, s.ended_at, s.status,
+                s.safety_passed
+            FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
+            WHERE s.session_id = ?""",
+            (session_id,),
+        )
+        if not rows:
+            raise RecordError(f"no session {session_id}")
+        r = rows[0]
+        return Session(
+            session_id=r[0],
+            subject=r[1],
+            tester=r[2],
+            station=r[3],
+            position=Position(r[4]),
+            order_scheme=OrderScheme(r[5]),
+            order_seed=r[6],
+            tests=tuple(StressTest(t) for t in r[7].split(",")),
+            repetitions=r[8],
+            blind=bool(r[9]),
+            record_effort=bool(r[10]),
+            record_discomfort=bool(r[11]),
+            protocol_version=r[12],
+            started_at=r[13],
+            ended_at=r[14],
+            status=SessionStatus(r[15]),
+            safety_passed=bool(r[16]),
+        )
+
+    def recent_sessions(
+        self,
+        *,
+        limit: int = 20,
+        before: tuple[str, str] | None = None,
+        subject_prefix: str = "",
+        unfinished_only: bool = False,
+    ) -> list[SessionRow]:
+        """Newest first, one page at a time (keyset paging: as fast on page 5,000 as on page 1)."""
+        where, params = [], []
+        if before is not None:
+            where.append("(s.started_at, s.session_id) < (?, ?)")
+            params.extend(before)
+        if subject_prefix:
+            escaped = subject_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(
+                "s.subject_id IN (SELECT subject_id FROM subjects WHERE code LIKE ? ESCAPE '\\')"
+            )
+            params.append(escaped + "%")
+        if unfinished_only:
+            where.append("s.status = 'in_progress'")
+        sql = _SESSION_ROW_SQL
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY s.started_at DESC, s.session_id DESC LIMIT ?"
+        params.append(limit)
+        return [
+            SessionRow(r[0], r[1], r[2], Position(r[3]), SessionStatus(r[4]), r[5], r[6])
+            for r in self._rows(sql, params)
+        ]
+
+    def trials(self, session_id: str) -> list[Trial]:
+        rows = self._rows(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE session_id = ? ORDER BY seq", (session_id,)
+        )
+        return [_trial(r) for r in rows]
+
+    def trial(self, trial_id: str) -> Trial:
+        rows = self._rows(f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE trial_id = ?", (trial_id,))
+        if not rows:
+            raise RecordError(f"no trial {trial_id}")
+        return _trial(rows[0])
+
+    def rankings(self, session_id: str) -> list[Ranking]:
+        rows = self._rows(
+            "SELECT test, role, posture FROM rankings WHERE session_id = ? "
+            "ORDER BY test, role, rank",
+            (session_id,),
+        )
+        orders: dict[tuple[str, str], list[Posture]] = {}
+        for test, role, posture in rows:
+            orders.setdefault((test, role), []).append(Posture(posture))
+        return [
+            Ranking(StressTest(test), Role(role), tuple(order))
+            for (test, role), order in orders.items()
+        ]
+
+    def safety_answers(self, session_id: str) -> dict[str, bool]:
+        rows = self._rows(
+            "SELECT question, answer FROM safety_answers WHERE session_id = ?", (session_id,)
+        )
+        return {q: bool(a) for q, a in rows}
+
+    def corrections(self, trial_id: str) -> list[Correction]:
+        rows = self._rows(
+            "SELECT trial_id, field, old_value, new_value, reason, corrected_at "
+            "FROM corrections WHERE trial_id = ? ORDER BY corrected_at, rowid",
+            (trial_id,),
+        )
+        return [Correction(*r) for r in rows]
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def record_safety(
+        self, session_id: str, answers: Mapping[str, bool], *, cleared_by: str | None = None
+    ) -> bool:
+        """Store the safety screen. A yes without a clinician's clearance stops the session."""
+        if set(answers) != set(SAFETY_KEYS):
+            raise RecordError("every safety question needs an answer")
+        cleared = bool(cleared_by and cleared_by.strip())
+        passed = may_proceed(answers, cleared_by_clinician=cleared)
+        now = utc_now()
+        with self.write() as db:
+            db["safety_answers"].upsert_all(
+                (
+                    {"session_id": session_id, "question": k, "answer": int(v), "answered_at": now}
+                    for k, v in answers.items()
+                ),
+                pk=("session_id", "question"),
+            )
+            db["sessions"].update(
+                session_id,
+                {
+                    "safety_passed": int(passed),
+                    "cleared_by": cleared_by.strip() if cleared and any(answers.values()) else None,
+                },
+            )
+            if not passed:
+                self.end_session(session_id, SessionStatus.STOPPED)
+        return passed
+
+    def _pending_trial(self, trial_id: str) -> tuple[Trial, Session]:
+        trial = self.trial(trial_id)
+        session = self.session(trial.session_id)
+        if session.status is not SessionStatus.IN_PROGRESS:
+            raise RecordError("this session has ended; correct a rating instead")
+        if trial.outcome is not Outcome.PENDING:
+            raise RecordError(f"trial {trial.seq} is already {trial.outcome.value}")
+        return trial, session
+
+    def record_rating(self, trial_id: str, scale_name: str, value: int) -> Trial:
+        """Store one confirmed rating and commit it before returning.
+
+        The trial becomes `rated` once every scale the session asks for is in.
+        """
+        scale = SCALES.get(scale_name)
+        if scale is None:
+            raise RecordError(f"unknown rating {scale_name!r}")
+        if not scale.is_valid(value):
+            raise RecordError(f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}")
+        with self.write() as db:
+            trial, session = self._pending_trial(trial_id)
+            if scale not in session.scales:
+                raise RecordError(f"this session does not ask for {scale.name}")
+            if trial.rating(scale) is not None:
+                raise RecordError(f"{scale.name} is already recorded; correct it instead")
+            ratings = {**trial.ratings, scale.name: value}
+            update: dict[str, Any] = {scale.name: value}
+            if all(ratings.get(s.name) is not None for s in session.scales):
+                update["outcome"] = Outcome.RATED.value
+                update["rated_at"] = utc_now()
+            db["trials"].update(trial_id, update)
+        return self.trial(trial_id)
+
+    def stop_trial(
+        self, trial_id: str, reason: StopReason, note: str | None = None
+    ) -> Trial:
+        """Record that the trial was stopped. Ratings already given move to the audit trail."""
+        with self.write() as db:
+            trial, _ = self._pending_trial(trial_id)
+            now = utc_now()
+            update: dict[str, Any] = {
+                "outcome": Outcome.STOPPED.value,
+                "stop_reason": StopReason(reason).value,
+                "rated_at": now,
+            }
+            if note:
+                update["note"] = note
+            update.update(self._withdraw_ratings(trial, "trial stopped", now))
+            db["trials"].update(trial_id, update)
+        return self.trial(trial_id)
+
+    def set_note(self, trial_id: str, note: str) -> None:
+        with self.write() as db:
+            db["trials"].update(trial_id, {"note": note or None})
+
+    def correct_rating(
+        self, trial_id: str, scale_name: str, new_value: int, reason: str = ""
+    ) -> Trial:
+        """Change a confirmed rating; the old value, the new one and when are kept."""
+        scale = SCALES.get(scale_name)
+        if scale is None:
+            raise RecordError(f"unknown rating {scale_name!r}")
+        if not scale.is_valid(new_value):
+            raise RecordError(f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}")
+        with self.write() as db:
+            trial = self.trial(trial_id)
+            old = trial.rating(scale)
+            if old is None:
+                raise RecordError(f"trial {trial.seq} has no {scale.name} to correct")
+            if old == new_value:
+                return trial
+            self._audit(trial_id, scale.name, old, new_value, reason, utc_now())
+            db["trials"].update(trial_id, {scale.name: new_value})
+        return self.trial(trial_id)
+
+    def _withdraw_ratings(self, trial: Trial, reason: str, when: str) -> dict[str, None]:
+        """Blank the ratings of a trial that will not be rated, keeping each in the audit trail."""
+        withdrawn: dict[str, None] = {}
+        for name, old in trial.ratings.items():
+            if old is not None:
+                self._audit(trial.trial_id, name, old, None, reason, when)
+                withdrawn[name] = None
+        return withdrawn
+
+    def _audit(
+        self, trial_id: str, field: str, old: int | None, new: int | None, reason: str, when: str
+    ) -> None:
+        self.db["corrections"].insert(
+            {
+                "correction_id": new_id(),
+                "trial_id": trial_id,
+                "field": field,
+                "old_value": old,
+                "new_value": new,
+                "reason": reason,
+                "corrected_at": when,
+            }
+        )
+
+    def record_ranking(
+        self, session_id: str, test: StressTest, role: Role, order: Sequence[Posture]
+    ) -> None:
+        """One person's ranking of the postures for one test, best first, in one transaction."""
+        if len(order) < 2 or len(set(order)) != len(order):
+            raise RecordError("a ranking names two or three different postures")
+        now = utc_now()
+        with self.write() as db:
+            self.conn.execute(
+                "DELETE FROM rankings WHERE session_id = ? AND test = ? AND role = ?",
+                (session_id, StressTest(test).value, Role(role).value),
+            )
+            db["rankings"].insert_all(
+                {
+                    "session_id": session_id,
+                    "test": StressTest(test).value,
+                    "role": Role(role).value,
+                    "posture": Posture(p).value,
+                    "rank": rank,
+                    "ranked_at": now,
+                }
+                for rank, p in enumerate(order, start=1)
+            )
+
+    def end_session(self, session_id: str, status: SessionStatus) -> None:
+        """Close a session. Stopping it marks every trial not yet done as skipped."""
+        if status is SessionStatus.IN_PROGRESS:
+            raise RecordError("a session ends as complete or stopped")
+        with self.write() as db:
+            if status is SessionStatus.COMPLETE:
+                pending = self.conn.execute(
+                    "SELECT count(*) FROM trials WHERE session_id = ? AND outcome = 'pending'",
+                    (session_id,),
+                ).fetchone()[0]
+                if pending:
+                    raise RecordError(f"{pending} trials are still to do")
+            now = utc_now()
+            for trial in self.trials(session_id):
+                if trial.outcome is not Outcome.PENDING:
+                    continue
+                update = self._withdraw_ratings(trial, "session stopped", now)
+                db["trials"].update(trial.trial_id, {**update, "outcome": Outcome.SKIPPED.value})
+            db["sessions"].update(session_id, {"status": status.value, "ended_at": now})
+
+    # -- whole-file facts ---------------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        if table not in {"subjects", "sessions", "trials", "rankings", "corrections"}:
+            raise ValueError(table)
+        return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
+
+    def integrity_ok(self) -> bool:
+        return bool(self._rows("PRAGMA quick_check(1)")[0][0] == "ok")
+
+
+def open_store(path: str | os.PathLike[str]) -> Store:
+    """Open (or create) a database; raises StoreError with a one-line reason."""
+    try:
+        return Store(path)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot use {path}: {e}") from None
