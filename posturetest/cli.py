@@ -44,9 +44,8 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = db_path
         return
-    from posturetest.tui.run import run_app  # deferred: Textual costs ~0.2 s to import
-
     from posturetest.store import StoreError
+    from posturetest.tui.run import run_app  # deferred: Textual costs ~0.2 s to import
 
     try:
         code = run_app(db_path)

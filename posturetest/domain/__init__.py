@@ -40,8 +40,8 @@ from posturetest.domain.scales import (
 )
 from posturetest.domain.session import (
     FinishStep,
-    RankingStep,
     Ranking,
+    RankingStep,
     SafetyStep,
     Session,
     SessionSetup,

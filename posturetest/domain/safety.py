@@ -14,8 +14,12 @@ class SafetyQuestion:
 
 
 SAFETY_QUESTIONS: tuple[SafetyQuestion, ...] = (
-    SafetyQuestion("osteoporosis", "Known osteoporosis, or a bone that broke from a minor fall or knock?"),
-    SafetyQuestion("spine_injury", "An injury to the spine, or spinal surgery, in the last 12 months?"),
+    SafetyQuestion(
+        "osteoporosis", "Known osteoporosis, or a bone that broke from a minor fall or knock?"
+    ),
+    SafetyQuestion(
+        "spine_injury", "An injury to the spine, or spinal surgery, in the last 12 months?"
+    ),
     SafetyQuestion(
         "spinal_condition",
         "A diagnosed spinal condition: disc herniation, spinal stenosis or a spinal infection?",

@@ -40,7 +40,9 @@ TESTER_STABILITY = Scale(
     question="Tester: how stable and motionless did the subject stay?",
     low_word="collapsed",
     high_word="rock steady",
-    description="How stable and motionless the subject stayed under the pressure, rated by the tester.",
+    description=(
+        "How stable and motionless the subject stayed under the pressure, rated by the tester."
+    ),
 )
 TESTER_EFFORT = Scale(
     name="tester_effort",
@@ -78,7 +80,7 @@ REQUIRED_SCALES: tuple[Scale, ...] = (TESTER_STABILITY, SUBJECT_EASE)
 
 
 def scales_for_session(*, record_effort: bool, record_discomfort: bool) -> tuple[Scale, ...]:
-    """The scales asked after each trial, in the order they are asked: tester first, then subject."""
+    """The scales asked after each trial, in asking order: tester first, then subject."""
     asked = [TESTER_STABILITY]
     if record_effort:
         asked.append(TESTER_EFFORT)

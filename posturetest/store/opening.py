@@ -30,7 +30,9 @@ def _check_file(path: Path) -> bool:
         raise StoreError(f"{_describe(path)} is a folder, not a database file")
     if not path.exists():
         if not path.parent.is_dir():
-            raise StoreError(f"cannot create {_describe(path)}: folder {path.parent} does not exist")
+            raise StoreError(
+                f"cannot create {_describe(path)}: folder {path.parent} does not exist"
+            )
         return True
     try:
         with path.open("rb") as f:
@@ -60,9 +62,13 @@ def _inspect(conn: sqlite3.Connection, where: str) -> int:
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"{where} is damaged or not a database ({e}); refused, left untouched") from None
+        raise StoreError(
+            f"{where} is damaged or not a database ({e}); refused, left untouched"
+        ) from None
     if app_id != APPLICATION_ID and (tables or version or app_id):
-        raise StoreError(f"{where} is a SQLite database but not a posturetest one; refused, left untouched")
+        raise StoreError(
+            f"{where} is a SQLite database but not a posturetest one; refused, left untouched"
+        )
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{where} was written by a newer posturetest (schema {version}; this version reads "

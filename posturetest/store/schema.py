@@ -26,7 +26,7 @@ from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.domain.protocol import SUBJECT_CODE_MAX_LENGTH
 
 APPLICATION_ID = 0x50535431
-"""`PRAGMA application_id` of every posturetest file ("PST1"): how a foreign SQLite file is told apart."""
+"""`PRAGMA application_id` of every posturetest file ("PST1"): tells foreign SQLite files apart."""
 
 INTERCHANGE_COLUMNS: tuple[str, ...] = (
     "trial_id",

@@ -183,7 +183,7 @@ class Store:
                 "SELECT coalesce(max(enrolment_index) + 1, 0) FROM subjects"
             ).fetchone()[0]
             subject_id = new_id()
-            db["subjects"].insert(
+            db.table("subjects").insert(
                 {
                     "subject_id": subject_id,
                     "code": code,
@@ -215,7 +215,7 @@ class Store:
             except ValueError as e:
                 raise RecordError(str(e)) from None
             session_id = new_id()
-            db["sessions"].insert(
+            db.table("sessions").insert(
                 {
                     "session_id": session_id,
                     "subject_id": subject_id,
@@ -237,7 +237,7 @@ class Store:
                     "cleared_by": None,
                 }
             )
-            db["trials"].insert_all(
+            db.table("trials").insert_all(
                 {
                     "trial_id": new_id(),
                     "session_id": session_id,
@@ -293,7 +293,8 @@ class Store:
         unfinished_only: bool = False,
     ) -> list[SessionRow]:
         """Newest first, one page at a time (keyset paging: as fast on page 5,000 as on page 1)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int] = []
         if before is not None:
             where.append("(s.started_at, s.session_id) < (?, ?)")
             params.extend(before)
@@ -363,22 +364,23 @@ class Store:
         """Store the safety screen. A yes without a clinician's clearance stops the session."""
         if set(answers) != set(SAFETY_KEYS):
             raise RecordError("every safety question needs an answer")
-        cleared = bool(cleared_by and cleared_by.strip())
+        clearance = (cleared_by or "").strip()
+        cleared = bool(clearance)
         passed = may_proceed(answers, cleared_by_clinician=cleared)
         now = utc_now()
         with self.write() as db:
-            db["safety_answers"].upsert_all(
+            db.table("safety_answers").upsert_all(
                 (
                     {"session_id": session_id, "question": k, "answer": int(v), "answered_at": now}
                     for k, v in answers.items()
                 ),
                 pk=("session_id", "question"),
             )
-            db["sessions"].update(
+            db.table("sessions").update(
                 session_id,
                 {
                     "safety_passed": int(passed),
-                    "cleared_by": cleared_by.strip() if cleared and any(answers.values()) else None,
+                    "cleared_by": clearance if cleared and any(answers.values()) else None,
                 },
             )
             if not passed:
@@ -403,7 +405,9 @@ class Store:
         if scale is None:
             raise RecordError(f"unknown rating {scale_name!r}")
         if not scale.is_valid(value):
-            raise RecordError(f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}")
+            raise RecordError(
+                f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}"
+            )
         with self.write() as db:
             trial, session = self._pending_trial(trial_id)
             if scale not in session.scales:
@@ -415,12 +419,10 @@ class Store:
             if all(ratings.get(s.name) is not None for s in session.scales):
                 update["outcome"] = Outcome.RATED.value
                 update["rated_at"] = utc_now()
-            db["trials"].update(trial_id, update)
+            db.table("trials").update(trial_id, update)
         return self.trial(trial_id)
 
-    def stop_trial(
-        self, trial_id: str, reason: StopReason, note: str | None = None
-    ) -> Trial:
+    def stop_trial(self, trial_id: str, reason: StopReason, note: str | None = None) -> Trial:
         """Record that the trial was stopped. Ratings already given move to the audit trail."""
         with self.write() as db:
             trial, _ = self._pending_trial(trial_id)
@@ -433,12 +435,12 @@ class Store:
             if note:
                 update["note"] = note
             update.update(self._withdraw_ratings(trial, "trial stopped", now))
-            db["trials"].update(trial_id, update)
+            db.table("trials").update(trial_id, update)
         return self.trial(trial_id)
 
     def set_note(self, trial_id: str, note: str) -> None:
         with self.write() as db:
-            db["trials"].update(trial_id, {"note": note or None})
+            db.table("trials").update(trial_id, {"note": note or None})
 
     def correct_rating(
         self, trial_id: str, scale_name: str, new_value: int, reason: str = ""
@@ -448,7 +450,9 @@ class Store:
         if scale is None:
             raise RecordError(f"unknown rating {scale_name!r}")
         if not scale.is_valid(new_value):
-            raise RecordError(f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}")
+            raise RecordError(
+                f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}"
+            )
         with self.write() as db:
             trial = self.trial(trial_id)
             old = trial.rating(scale)
@@ -457,7 +461,7 @@ class Store:
             if old == new_value:
                 return trial
             self._audit(trial_id, scale.name, old, new_value, reason, utc_now())
-            db["trials"].update(trial_id, {scale.name: new_value})
+            db.table("trials").update(trial_id, {scale.name: new_value})
         return self.trial(trial_id)
 
     def _withdraw_ratings(self, trial: Trial, reason: str, when: str) -> dict[str, None]:
@@ -472,7 +476,7 @@ class Store:
     def _audit(
         self, trial_id: str, field: str, old: int | None, new: int | None, reason: str, when: str
     ) -> None:
-        self.db["corrections"].insert(
+        self.db.table("corrections").insert(
             {
                 "correction_id": new_id(),
                 "trial_id": trial_id,
@@ -496,7 +500,7 @@ class Store:
                 "DELETE FROM rankings WHERE session_id = ? AND test = ? AND role = ?",
                 (session_id, StressTest(test).value, Role(role).value),
             )
-            db["rankings"].insert_all(
+            db.table("rankings").insert_all(
                 {
                     "session_id": session_id,
                     "test": StressTest(test).value,
@@ -525,8 +529,10 @@ class Store:
                 if trial.outcome is not Outcome.PENDING:
                     continue
                 update = self._withdraw_ratings(trial, "session stopped", now)
-                db["trials"].update(trial.trial_id, {**update, "outcome": Outcome.SKIPPED.value})
-            db["sessions"].update(session_id, {"status": status.value, "ended_at": now})
+                db.table("trials").update(
+                    trial.trial_id, {**update, "outcome": Outcome.SKIPPED.value}
+                )
+            db.table("sessions").update(session_id, {"status": status.value, "ended_at": now})
 
     # -- whole-file facts ---------------------------------------------------------------------
 

@@ -1,0 +1,119 @@
+"""The Textual app: owns the store for its lifetime and moves a session from step to step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from posturetest.config import display_path
+from posturetest.domain import (
+    FinishStep,
+    RankingStep,
+    SafetyStep,
+    SessionStatus,
+    SummaryStep,
+    TrialStep,
+    next_step,
+)
+from posturetest.store import Store
+
+if TYPE_CHECKING:
+    from posturetest.tui.screens.base import SessionScreen
+
+
+class PostureTestApp(App[int]):
+    """A subject and a tester, one terminal, one session at a time."""
+
+    TITLE = "posturetest"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Leave the app; every confirmed rating is saved",
+            id="quit",
+            priority=True,
+        ),
+        Binding(
+            "question_mark", "help", "Help", key_display="?", tooltip="List every key", id="help"
+        ),
+    ]
+
+    def __init__(self, store: Store, *, station: str = "") -> None:
+        super().__init__()
+        self.store = store
+        self.station = station
+        self.db_label = display_path(store.path)
+
+    def get_default_screen(self) -> Screen[Any]:
+        from posturetest.tui.screens.home import HomeScreen
+
+        return HomeScreen()
+
+    def action_help(self) -> None:
+        from posturetest.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette offers what the current screen's keys do, then the app's own."""
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.description and binding.show:
+                yield SystemCommand(
+                    binding.description,
+                    binding.tooltip or binding.description,
+                    partial(screen.run_action, binding.action),
+                )
+        yield from super().get_system_commands(screen)
+
+    # -- moving through a session -------------------------------------------------------------
+
+    def show_next_step(self, session_id: str) -> None:
+        """Work out the next step from what is stored and show its screen."""
+        from posturetest.tui.screens.ranking import RankingScreen
+        from posturetest.tui.screens.safety import SafetyScreen
+        from posturetest.tui.screens.summary import SummaryScreen
+        from posturetest.tui.screens.trial import TrialScreen
+
+        store = self.store
+        session = store.session(session_id)
+        step = next_step(session, store.trials(session_id), store.rankings(session_id))
+        if isinstance(step, FinishStep):
+            store.end_session(session_id, SessionStatus.COMPLETE)
+            self.notify("Session complete: every trial and ranking is saved.")
+            step = SummaryStep()
+        screen: SessionScreen
+        if isinstance(step, SafetyStep):
+            screen = SafetyScreen(session_id)
+        elif isinstance(step, TrialStep):
+            screen = TrialScreen(session_id, step.trial.trial_id)
+        elif isinstance(step, RankingStep):
+            screen = RankingScreen(session_id, step.test, step.roles)
+        else:
+            screen = SummaryScreen(session_id)
+        self.show_session_screen(screen)
+
+    def show_session_screen(self, screen: Screen[Any]) -> None:
+        """Session screens replace each other above home, so Escape always leads home."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def go_home(self) -> None:
+        from posturetest.tui.screens.home import HomeScreen
+
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if isinstance(self.screen, HomeScreen):
+            self.screen.reload()

@@ -1,0 +1,161 @@
+"""Modal dialogs over a trial: stop it, or correct a rating already saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Label, OptionList
+from textual.widgets.option_list import Option
+
+from posturetest.domain import STOP_REASON_LABELS, Scale, StopReason, Trial
+from posturetest.tui.widgets.rating import RatingScale
+
+
+@dataclass(frozen=True)
+class StopChoice:
+    reason: StopReason
+    end_session: bool
+
+
+class StopDialog(ModalScreen[StopChoice | None]):
+    """Why the trial stopped, then: go on with the next trial, or end the session."""
+
+    DEFAULT_CSS = """
+    StopDialog { align: center middle; }
+    StopDialog > Vertical {
+        width: 64; height: auto; border: thick $error; background: $surface; padding: 1 2;
+    }
+    StopDialog OptionList { height: auto; margin: 1 0; }
+    StopDialog #then { display: none; height: auto; }
+    StopDialog #then Button { margin-right: 2; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *[
+            Binding(
+                str(i), f"reason({i})", label, show=i == 1, key_display="1-4" if i == 1 else None
+            )
+            for i, label in enumerate(STOP_REASON_LABELS.values(), start=1)
+        ],
+        Binding("g", "finish(False)", "Go on", tooltip="Record the stop and go to the next trial"),
+        Binding("e", "finish(True)", "End session", tooltip="Record the stop and end the session"),
+        Binding("escape", "cancel", "Back", tooltip="The trial was not stopped: back to it"),
+    ]
+
+    def __init__(self, trial_label: str) -> None:
+        super().__init__()
+        self.trial_label = trial_label
+        self.reason: StopReason | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Stop {self.trial_label}", classes="screen-title")
+            yield Label("Why was it stopped? (1-4)")
+            yield OptionList(
+                *[
+                    Option(f"{i}  {label}", id=reason.value)
+                    for i, (reason, label) in enumerate(STOP_REASON_LABELS.items(), start=1)
+                ],
+                id="reasons",
+            )
+            with Vertical(id="then"):
+                yield Label("", id="then-label")
+                with Horizontal():
+                    yield Button("Go on with the next trial  (g)", variant="primary", id="go-on")
+                    yield Button("End the session  (e)", variant="error", id="end")
+        yield Footer()
+
+    def action_reason(self, index: int) -> None:
+        self.reason = list(StopReason)[index - 1]
+        self.query_one("#then").display = True
+        self.query_one("#then-label", Label).update(
+            f"Reason: {STOP_REASON_LABELS[self.reason]}. Go on, or end the session?"
+        )
+        self.query_one("#go-on", Button).focus()
+
+    @on(OptionList.OptionSelected, "#reasons")
+    def _reason_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_reason(event.option_index + 1)
+
+    @on(Button.Pressed, "#go-on")
+    def _go_on(self) -> None:
+        self.action_finish(False)
+
+    @on(Button.Pressed, "#end")
+    def _end(self) -> None:
+        self.action_finish(True)
+
+    def action_finish(self, end_session: bool) -> None:
+        if self.reason is None:
+            self.notify("Choose a reason first (1-4).", severity="warning")
+            return
+        self.dismiss(StopChoice(self.reason, end_session))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CorrectDialog(ModalScreen[dict[str, int] | None]):
+    """Change saved ratings of one trial. Returns only the values that changed."""
+
+    DEFAULT_CSS = """
+    CorrectDialog { align: center middle; }
+    CorrectDialog > Vertical {
+        width: 96; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+s",
+            "save",
+            "Save corrections",
+            tooltip="Keep the new values (audited)",
+            priority=True,
+        ),
+        Binding("escape", "cancel", "Cancel", tooltip="Keep the ratings as they were"),
+    ]
+
+    def __init__(self, trial: Trial, title: str, scales: tuple[Scale, ...]) -> None:
+        super().__init__()
+        self.trial = trial
+        self.title_text = title
+        self.scales = [s for s in scales if trial.rating(s) is not None]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Correct {self.title_text}", classes="screen-title")
+            yield Label(
+                "Set the right value, Enter or Tab for the next, ctrl+s to save. "
+                "Old and new values are kept in the audit trail."
+            )
+            for scale in self.scales:
+                yield RatingScale(scale, self.trial.rating(scale), id=f"fix-{scale.name}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query(RatingScale).first().focus()
+
+    @on(RatingScale.Confirmed)
+    def _confirmed(self, event: RatingScale.Confirmed) -> None:
+        event.stop()
+        ratings = list(self.query(RatingScale))
+        if event.rating is ratings[-1]:
+            self.action_save()
+        else:
+            self.focus_next()
+
+    def action_save(self) -> None:
+        changed = {
+            r.scale.name: r.value
+            for r in self.query(RatingScale)
+            if r.value is not None and r.value != self.trial.rating(r.scale)
+        }
+        self.dismiss(changed)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

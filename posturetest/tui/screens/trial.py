@@ -1,0 +1,214 @@
+"""One trial: how to take the posture, what the tester does, then the ratings, tester first."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Label, ProgressBar, Static
+
+from posturetest.domain import (
+    POSTURES,
+    TESTS,
+    Outcome,
+    Role,
+    SessionStatus,
+    Trial,
+    progress,
+)
+from posturetest.store import RecordError
+from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.screens.dialogs import CorrectDialog, StopChoice, StopDialog
+from posturetest.tui.widgets.rating import RatingScale
+
+
+class TrialScreen(SessionScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "s",
+            "stop_trial",
+            "Stop trial",
+            tooltip="Pain, discomfort, could not hold: stop now",
+            id="stop-trial",
+        ),
+        Binding(
+            "u",
+            "correct",
+            "Correct previous",
+            tooltip="Change a rating already saved",
+            id="correct",
+        ),
+        Binding("enter", "next", "Next", tooltip="Go to the next step", id="next", show=False),
+        *SessionScreen.BINDINGS,
+    ]
+
+    def __init__(self, session_id: str, trial_id: str) -> None:
+        super().__init__(session_id)
+        self.trial: Trial = self.store.trial(trial_id)
+        self.scales = self.session.scales
+        self.revealing = False
+        """Blind mode: both ratings are in and shown; Enter moves on."""
+
+    def trial_label(self) -> str:
+        t = self.trial
+        label = f"trial {t.seq}: {TESTS[t.test].label.lower()}, {POSTURES[t.posture].label.lower()}"
+        return label + (f", repetition {t.rep}" if self.session.repetitions > 1 else "")
+
+    def compose(self) -> ComposeResult:
+        trial, session = self.trial, self.session
+        done, total = progress(self.store.trials(self.session_id))
+        posture, test = POSTURES[trial.posture], TESTS[trial.test]
+        yield self.header()
+        with Horizontal(id="trial-top"):
+            yield Label(self.context_line(), classes="context")
+            yield Label(f"Trial {trial.seq} of {total}", id="trial-count")
+            bar = ProgressBar(total=total, show_eta=False, id="trial-progress")
+            bar.progress = done
+            yield bar
+        title = f"{test.label.upper()} · {posture.label.upper()}"
+        if session.repetitions > 1:
+            title += f" · repetition {trial.rep} of {session.repetitions}"
+        yield Label(title, id="trial-title", classes="screen-title")
+        with Horizontal(id="cards"):
+            subject_card = Static(
+                f"{posture.how_to[session.position]}\n\n[dim]{test.subject_does}[/dim]",
+                id="subject-card",
+                classes="card",
+            )
+            subject_card.border_title = "Subject: take the posture"
+            yield subject_card
+            tester_card = Static(test.tester_does, id="tester-card", classes="card")
+            tester_card.border_title = "Tester: apply the test"
+            yield tester_card
+        with Vertical(id="ratings"):
+            for scale in self.scales:
+                value = trial.rating(scale)
+                yield RatingScale(scale, value, saved=value is not None, id=f"rate-{scale.name}")
+        yield Label("", id="trial-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_ratings()
+
+    def _current(self) -> RatingScale | None:
+        for widget in self.query(RatingScale):
+            if not widget.saved:
+                return widget
+        return None
+
+    def _refresh_ratings(self) -> None:
+        """Focus the rating being asked; in blind mode, hide what the other person said."""
+        current = self._current()
+        blind = self.session.blind and not self.revealing
+        for widget in self.query(RatingScale):
+            waiting = widget is not current and not widget.saved
+            widget.set_class(waiting, "-waiting")
+            widget.can_focus = widget is current
+            widget.masked = (
+                blind and current is not None and widget.scale.role is not current.scale.role
+            )
+            widget.hint = ""
+        if current is not None:
+            if blind:
+                other = "subject" if current.scale.role is Role.TESTER else "tester"
+                current.hint = f"({other}, look away)"
+            current.focus()
+
+    @on(RatingScale.Confirmed)
+    def _rating_confirmed(self, event: RatingScale.Confirmed) -> None:
+        widget = event.rating
+        try:
+            self.trial = self.store.record_rating(
+                self.trial.trial_id, widget.scale.name, event.value
+            )
+        except RecordError as e:
+            self.notify(str(e), severity="error")
+            return
+        widget.saved = True
+        if self.trial.outcome is Outcome.RATED:
+            self._trial_done()
+        else:
+            self.notify(f"Saved: {widget.scale.name.replace('_', ' ')}.", timeout=2)
+            self._refresh_ratings()
+
+    def _trial_done(self) -> None:
+        if self.session.blind:
+            self.revealing = True
+            self._refresh_ratings()
+            self.query_one("#trial-status", Label).update(
+                "Both ratings are in and saved. Press Enter for the next step."
+            )
+            self.set_focus(None)
+        else:
+            self.notify(f"Trial {self.trial.seq} saved.", timeout=2)
+            self.posture_app.show_next_step(self.session_id)
+
+    def action_next(self) -> None:
+        if self.trial.outcome is not Outcome.PENDING:
+            self.posture_app.show_next_step(self.session_id)
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    def action_stop_trial(self) -> None:
+        if self.trial.outcome is not Outcome.PENDING:
+            self.notify("This trial is already done.")
+            return
+        self.app.push_screen(StopDialog(self.trial_label()), self._stopped)
+
+    def _stopped(self, choice: StopChoice | None) -> None:
+        if choice is None:
+            self._refresh_ratings()
+            return
+        try:
+            self.store.stop_trial(self.trial.trial_id, choice.reason)
+            if choice.end_session:
+                self.store.end_session(self.session_id, SessionStatus.STOPPED)
+        except RecordError as e:
+            self.notify(str(e), severity="error")
+            return
+        self.notify(
+            f"Trial {self.trial.seq} stopped ({choice.reason.value.replace('_', ' ')}); recorded.",
+            severity="warning",
+        )
+        self.posture_app.show_next_step(self.session_id)
+
+    # -- correct ------------------------------------------------------------------------------
+
+    def _correction_target(self) -> tuple[Trial, str] | None:
+        if any(v is not None for v in self.trial.ratings.values()):
+            return self.trial, f"trial {self.trial.seq} (this one)"
+        earlier = [
+            t
+            for t in self.store.trials(self.session_id)
+            if t.seq < self.trial.seq and t.outcome is Outcome.RATED
+        ]
+        if not earlier:
+            return None
+        return earlier[-1], f"trial {earlier[-1].seq} (the previous one)"
+
+    def action_correct(self) -> None:
+        target = self._correction_target()
+        if target is None:
+            self.notify("No saved rating to correct yet.")
+            return
+        trial, title = target
+
+        def corrected(changes: dict[str, int] | None) -> None:
+            if changes:
+                try:
+                    for name, value in changes.items():
+                        self.store.correct_rating(trial.trial_id, name, value)
+                except RecordError as e:
+                    self.notify(str(e), severity="error")
+                else:
+                    self.notify(f"Corrected {len(changes)} rating(s) of {title}; old values kept.")
+                if trial.trial_id == self.trial.trial_id:
+                    self.trial = self.store.trial(trial.trial_id)
+                    for widget in self.query(RatingScale):
+                        widget.value = self.trial.rating(widget.scale)
+            self._refresh_ratings()
+
+        self.app.push_screen(CorrectDialog(trial, title, self.scales), corrected)

@@ -1,0 +1,35 @@
+"""Fixtures shared by the TUI tests: a store on a temporary file, and an app on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from posturetest.domain import SAFETY_KEYS, SessionSetup
+from posturetest.store import Store
+
+SIZE = (120, 36)
+"""Every Pilot test and snapshot runs at this terminal size."""
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "tui.db"
+
+
+@pytest.fixture
+def store(db_file: Path) -> Iterator[Store]:
+    s = Store(db_file)
+    yield s
+    s.close()
+
+
+def started_session(store: Store, **setup: object) -> str:
+    """A session past the safety check, ready for its first trial."""
+    options: dict[str, object] = {"subject": "S-001"}
+    options.update(setup)
+    session = store.create_session(SessionSetup(**options), started_at="2026-11-24T09:15:00Z")  # type: ignore[arg-type]
+    store.record_safety(session.session_id, {k: False for k in SAFETY_KEYS})
+    return session.session_id
