@@ -76,7 +76,7 @@ class StopDialog(ModalScreen[StopChoice | None]):
         self.query_one("#then-label", Label).update(
             f"Reason: {STOP_REASON_LABELS[self.reason]}. Go on, or end the session?"
         )
-        self.query_one("#go-on", Button).focus()
+        self.set_focus(self.query_one("#go-on", Button))
 
     @on(OptionList.OptionSelected, "#reasons")
     def _reason_selected(self, event: OptionList.OptionSelected) -> None:
@@ -115,7 +115,6 @@ class CorrectDialog(ModalScreen[dict[str, int] | None]):
             "save",
             "Save corrections",
             tooltip="Keep the new values (audited)",
-            priority=True,
         ),
         Binding("escape", "cancel", "Cancel", tooltip="Keep the ratings as they were"),
     ]

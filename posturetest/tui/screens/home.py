@@ -23,6 +23,14 @@ STATUS_LABELS = {
 }
 
 
+class SessionTable(DataTable[str]):
+    """The list of sessions; Enter opens the one under the cursor (and says so in the footer)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", tooltip="Resume the session, or see its summary"),
+    ]
+
+
 class HomeScreen(AppScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_session", "New session", tooltip="Set up a new session", id="new"),
@@ -32,7 +40,6 @@ class HomeScreen(AppScreen):
             "Open",
             tooltip="Resume the session, or see its summary",
             id="open",
-            priority=True,
         ),
         Binding(
             "r",
@@ -82,7 +89,7 @@ class HomeScreen(AppScreen):
         with Horizontal(id="home-bar"):
             yield Label("Recent sessions", id="home-title")
             yield Input(placeholder="find subject code  (/)", id="find", max_length=32)
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield SessionTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="home-empty")
         yield Label("", id="page-label")
         yield Footer()
@@ -158,6 +165,14 @@ class HomeScreen(AppScreen):
 
         self.app.push_screen(SetupScreen())
 
+    @on(Input.Submitted, "#find")
+    def _find_submitted(self) -> None:
+        self.query_one("#sessions", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#sessions")
+    def _row_selected(self) -> None:
+        self.action_open_session()
+
     def _selected(self) -> SessionRow | None:
         table = self.query_one("#sessions", DataTable)
         if not self._rows or table.cursor_row is None:
@@ -165,9 +180,6 @@ class HomeScreen(AppScreen):
         return self._rows[min(table.cursor_row, len(self._rows) - 1)]
 
     def action_open_session(self) -> None:
-        if isinstance(self.focused, Input):
-            self.query_one("#sessions", DataTable).focus()
-            return
         row = self._selected()
         if row is None:
             self.notify("No session selected. Press n to start one.", severity="warning")

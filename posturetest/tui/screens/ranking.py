@@ -39,7 +39,6 @@ class RankingScreen(SessionScreen):
             "Confirm",
             tooltip="Save this ranking",
             id="confirm-ranking",
-            priority=True,
         ),
         *SessionScreen.BINDINGS,
     ]
@@ -66,7 +65,9 @@ class RankingScreen(SessionScreen):
             yield Label("", id="ranking-prompt")
             with Horizontal(id="posture-buttons"):
                 for i, posture in enumerate(self.postures, start=1):
-                    yield Button(f"{i}  {POSTURES[posture].label}", id=f"pick-{posture.value}")
+                    button = Button(f"{i}  {POSTURES[posture].label}", id=f"pick-{posture.value}")
+                    button.can_focus = False  # keys go to the screen; the mouse still clicks
+                    yield button
             yield Static("", id="ranking-picked")
         yield Footer()
 

@@ -51,6 +51,8 @@ class YesNo(Widget, can_focus=True):
 
     def action_answer(self, value: bool) -> None:
         self.answer = value
+        # Move on inside the key's own action, so a quick "nnnnn" answers five questions.
+        self.screen.focus_next()
         self.post_message(self.Answered(self))
 
     def on_click(self) -> None:
@@ -66,7 +68,6 @@ class SafetyScreen(SessionScreen):
             "Continue",
             tooltip="Save the answers and go on",
             id="safety-continue",
-            priority=True,
         ),
     ]
 
@@ -93,7 +94,7 @@ class SafetyScreen(SessionScreen):
 
     def on_mount(self) -> None:
         self.query_one("#cleared-by", Input).display = False
-        self.query_one(YesNo).focus()
+        self.set_focus(self.query_one(YesNo))
         self._update_verdict()
 
     def answers(self) -> dict[str, bool | None]:
@@ -102,8 +103,6 @@ class SafetyScreen(SessionScreen):
     @on(YesNo.Answered)
     def _answered(self, event: YesNo.Answered) -> None:
         self._update_verdict()
-        if event.question.answer is not None:
-            self.focus_next()
 
     def _update_verdict(self) -> None:
         answers = self.answers()

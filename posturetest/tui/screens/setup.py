@@ -47,7 +47,6 @@ class SetupScreen(AppScreen):
             "Start",
             tooltip="Create the session and go to the safety screen",
             id="start",
-            priority=True,
         ),
         Binding("escape", "cancel", "Cancel", tooltip="Back to home without saving", id="cancel"),
     ]
@@ -56,20 +55,23 @@ class SetupScreen(AppScreen):
         yield self.header()
         with VerticalScroll(id="setup-form"):
             yield Label("New session", classes="screen-title")
-            yield Label("Subject code (pseudonymous: no names)", classes="field-label")
-            yield Input(
-                placeholder="e.g. S-014",
-                id="subject",
-                max_length=32,
-                suggester=SubjectCodeSuggester(self.store),
-            )
-            yield Label("", id="subject-error", classes="field-error")
-            yield Label("Tester (optional)", classes="field-label")
-            yield Input(placeholder="initials or name", id="tester", max_length=64)
+            with Horizontal(classes="setup-row"):
+                with Vertical():
+                    yield Label("Subject code (pseudonymous: no names)", classes="field-label")
+                    yield Input(
+                        placeholder="e.g. S-014  (→ accepts a suggestion)",
+                        id="subject",
+                        max_length=32,
+                        suggester=SubjectCodeSuggester(self.store),
+                    )
+                    yield Label("", id="subject-error", classes="field-error")
+                with Vertical():
+                    yield Label("Tester (optional)", classes="field-label")
+                    yield Input(placeholder="initials", id="tester", max_length=64)
             with Horizontal(classes="setup-row"):
                 with Vertical():
                     yield Label("Position", classes="field-label")
-                    with RadioSet(id="position"):
+                    with RadioSet(id="position", compact=True):
                         for position in Position:
                             yield RadioButton(
                                 POSITION_LABELS[position],
@@ -78,15 +80,18 @@ class SetupScreen(AppScreen):
                             )
                 with Vertical():
                     yield Label("Repetitions of each posture", classes="field-label")
-                    with RadioSet(id="repetitions"):
+                    with RadioSet(id="repetitions", compact=True):
                         for n in range(1, MAX_REPETITIONS + 1):
                             yield RadioButton(str(n), value=n == 1, name=str(n))
-            yield Label("Tests", classes="field-label")
-            for test in StressTest:
-                yield Checkbox(TESTS[test].label, value=True, id=f"test-{test.value}")
-            yield Label("", id="tests-error", classes="field-error")
+                with Vertical():
+                    yield Label("Tests", classes="field-label")
+                    for test in StressTest:
+                        yield Checkbox(
+                            TESTS[test].label, value=True, id=f"test-{test.value}", compact=True
+                        )
+                    yield Label("", id="tests-error", classes="field-error")
             yield Label("Posture order", classes="field-label")
-            with RadioSet(id="order"):
+            with RadioSet(id="order", compact=True):
                 for scheme in OrderScheme:
                     yield RadioButton(
                         ORDER_SCHEME_LABELS[scheme],
@@ -94,13 +99,19 @@ class SetupScreen(AppScreen):
                         name=scheme.value,
                     )
             yield Input(placeholder="seed (empty: a new one is drawn)", id="seed", type="integer")
+            yield Label("Options", classes="field-label")
             yield Checkbox(
-                "Blind: hide each one's rating from the other until both are in", id="blind"
+                "Blind: hide each one's rating from the other until both are in",
+                id="blind",
+                compact=True,
             )
             yield Checkbox(
-                "Ask the subject about discomfort after each trial", value=True, id="discomfort"
+                "Ask the subject about discomfort after each trial",
+                value=True,
+                id="discomfort",
+                compact=True,
             )
-            yield Checkbox("Ask the tester how hard they pressed", id="effort")
+            yield Checkbox("Ask the tester how hard they pressed", id="effort", compact=True)
             with Horizontal(id="setup-buttons"):
                 yield Button("Start  (ctrl+s)", variant="primary", id="start")
                 yield Button("Cancel  (esc)", id="cancel")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -42,6 +41,7 @@ class TrialScreen(SessionScreen):
             id="correct",
         ),
         Binding("enter", "next", "Next", tooltip="Go to the next step", id="next", show=False),
+        *[Binding(str(d), f"rating_digit({d})", show=False) for d in range(10)],
         *SessionScreen.BINDINGS,
     ]
 
@@ -86,7 +86,13 @@ class TrialScreen(SessionScreen):
         with Vertical(id="ratings"):
             for scale in self.scales:
                 value = trial.rating(scale)
-                yield RatingScale(scale, value, saved=value is not None, id=f"rate-{scale.name}")
+                yield RatingScale(
+                    scale,
+                    value,
+                    saved=value is not None,
+                    on_confirm=self.confirm_rating,
+                    id=f"rate-{scale.name}",
+                )
         yield Label("", id="trial-status")
         yield Footer()
 
@@ -115,15 +121,12 @@ class TrialScreen(SessionScreen):
             if blind:
                 other = "subject" if current.scale.role is Role.TESTER else "tester"
                 current.hint = f"({other}, look away)"
-            current.focus()
+            self.set_focus(current)
 
-    @on(RatingScale.Confirmed)
-    def _rating_confirmed(self, event: RatingScale.Confirmed) -> None:
-        widget = event.rating
+    def confirm_rating(self, widget: RatingScale, value: int) -> None:
+        """Write the rating and commit before anything else happens on screen."""
         try:
-            self.trial = self.store.record_rating(
-                self.trial.trial_id, widget.scale.name, event.value
-            )
+            self.trial = self.store.record_rating(self.trial.trial_id, widget.scale.name, value)
         except RecordError as e:
             self.notify(str(e), severity="error")
             return
@@ -147,8 +150,18 @@ class TrialScreen(SessionScreen):
             self.posture_app.show_next_step(self.session_id)
 
     def action_next(self) -> None:
+        current = self._current()
         if self.trial.outcome is not Outcome.PENDING:
             self.posture_app.show_next_step(self.session_id)
+        elif current is not None:
+            current.action_confirm()
+
+    def action_rating_digit(self, digit: int) -> None:
+        """Digits typed while no scale has focus (say, just after the screen opened)."""
+        current = self._current()
+        if current is not None:
+            self.set_focus(current)
+            current.action_digit(digit)
 
     # -- stop ---------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -64,6 +66,7 @@ class RatingScale(Widget, can_focus=True):
         value: int | None = None,
         *,
         saved: bool = False,
+        on_confirm: Callable[[RatingScale, int], None] | None = None,
         id: str | None = None,  # noqa: A002 - Textual's own name
         classes: str | None = None,
     ) -> None:
@@ -71,6 +74,12 @@ class RatingScale(Widget, can_focus=True):
         self.scale = scale
         self.set_reactive(RatingScale.value, value)
         self.set_reactive(RatingScale.saved, saved)
+        self.on_confirm = on_confirm
+        """Called at once, inside the key's own action, so the next key already sees its effect.
+
+        (A posted message would be handled later: a fast typist's next digit could land on this
+        scale after it was saved.) Without it, a Confirmed message is posted instead.
+        """
         self._last_digit: int | None = None
         self._number_spans: list[tuple[int, int, int]] = []
 
@@ -133,7 +142,10 @@ class RatingScale(Widget, can_focus=True):
             self.app.bell()
             self.notify("Choose a number first: 0-9, or 1 then 0 for 10.", severity="warning")
             return
-        self.post_message(self.Confirmed(self, self.value))
+        if self.on_confirm is not None:
+            self.on_confirm(self, self.value)
+        else:
+            self.post_message(self.Confirmed(self, self.value))
 
     def on_click(self, event: events.Click) -> None:
         if event.y != 1:
