@@ -24,7 +24,7 @@ def db_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         envvar=DB_ENV,
         help=f"Database file (default: ${DB_ENV}, else posturetest.db in your user data folder).",
     )(f)

@@ -33,3 +33,17 @@ def started_session(store: Store, **setup: object) -> str:
     session = store.create_session(SessionSetup(**options), started_at="2026-11-24T09:15:00Z")  # type: ignore[arg-type]
     store.record_safety(session.session_id, {k: False for k in SAFETY_KEYS})
     return session.session_id
+
+
+def rate_trials(store: Store, session_id: str, upto: int | None = None) -> None:
+    """Rate trials in order (deterministic values that differ by posture), optionally up to a seq."""
+    base = {"ligament": 3, "muscle": 5, "skeleton": 8}
+    session = store.session(session_id)
+    for trial in store.trials(session_id):
+        if upto is not None and trial.seq > upto:
+            break
+        value = base[trial.posture.value]
+        for scale in session.scales:
+            offset = -1 if scale.name == "subject_ease" else 0
+            rating = 10 - value if scale.name == "discomfort" else value + offset
+            store.record_rating(trial.trial_id, scale.name, rating)

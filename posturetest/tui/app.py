@@ -52,6 +52,33 @@ class PostureTestApp(App[int]):
         self.station = station
         self.db_label = display_path(store.path)
 
+    def _print_error_renderables(self) -> None:
+        """An unexpected error: one line for the user, the full report to a private file.
+
+        Overrides Textual's printing of a traceback at exit; every confirmed rating is already
+        committed, so the message can say so.
+        """
+        if not self._exit_renderables:
+            return
+        import os
+        import tempfile
+
+        from rich.console import Console
+
+        fd, log_path = tempfile.mkstemp(prefix="posturetest-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as log:
+            console = Console(file=log, width=120, color_system=None)
+            for renderable in self._exit_renderables:
+                console.print(renderable)
+        self._exit_renderables.clear()
+        self.error_console.print(
+            "posturetest: an unexpected error closed the app; every confirmed rating is saved. "
+            f"Details: {log_path}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
     def get_default_screen(self) -> Screen[Any]:
         from posturetest.tui.screens.home import HomeScreen
 
