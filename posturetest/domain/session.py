@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from statistics import mean
 
 from posturetest.domain.protocol import (
     OrderScheme,
@@ -205,7 +204,7 @@ def summarise(
             means: dict[str, float | None] = {}
             for scale in scales:
                 values = [v for t in rated if (v := t.rating(scale)) is not None]
-                means[scale.name] = mean(values) if values else None
+                means[scale.name] = sum(values) / len(values) if values else None
             postures.append(PostureSummary(posture, len(rated), means))
         summaries.append(TestSummary(test, postures, by_test.get(test, {})))
     return summaries

@@ -84,6 +84,13 @@ class PostureTestApp(App[int]):
 
         return HomeScreen()
 
+    def on_ready(self) -> None:
+        """After the first paint: load what the first save will need, off the UI thread."""
+        self.set_timer(1.0, self._warm_store)
+
+    def _warm_store(self) -> None:
+        self.run_worker(lambda: self.store.db, thread=True, name="warm-store", group="warm")
+
     def action_help(self) -> None:
         from posturetest.tui.screens.help import HelpScreen
 

@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, OptionList
+from textual.widgets import Button, Label, OptionList
 from textual.widgets.option_list import Option
 
 from posturetest.domain import STOP_REASON_LABELS, Scale, StopReason, Trial
+from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
 
@@ -68,7 +69,7 @@ class StopDialog(ModalScreen[StopChoice | None]):
                 with Horizontal():
                     yield Button("Go on with the next trial  (g)", variant="primary", id="go-on")
                     yield Button("End the session  (e)", variant="error", id="end")
-        yield Footer()
+        yield KeyBar()
 
     def action_reason(self, index: int) -> None:
         self.reason = list(StopReason)[index - 1]
@@ -134,7 +135,7 @@ class CorrectDialog(ModalScreen[dict[str, int] | None]):
             )
             for scale in self.scales:
                 yield RatingScale(scale, self.trial.rating(scale), id=f"fix-{scale.name}")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query(RatingScale).first().focus()

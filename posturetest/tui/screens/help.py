@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
+from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
 
@@ -57,4 +58,4 @@ class HelpScreen(ModalScreen[None]):
                 "command palette with the same actions.",
                 classes="explain",
             )
-        yield Footer()
+        yield KeyBar()

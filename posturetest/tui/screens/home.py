@@ -8,11 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from posturetest.domain import SessionStatus
 from posturetest.store import SessionRow
 from posturetest.tui.screens.base import AppScreen
+from posturetest.tui.widgets.keybar import KeyBar
 
 PAGE_SIZE = 20
 
@@ -92,7 +93,7 @@ class HomeScreen(AppScreen):
         yield SessionTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="home-empty")
         yield Label("", id="page-label")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)

@@ -8,11 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Footer, Label, Static
+from textual.widgets import Button, Label, Static
 
 from posturetest.domain import POSTURES, TESTS, Posture, Role, StressTest, rankable_postures
 from posturetest.store import RecordError
 from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.widgets.keybar import KeyBar
 
 PROMPTS = {
     Role.TESTER: "Tester: rank the postures from most stable to least stable.",
@@ -69,7 +70,7 @@ class RankingScreen(SessionScreen):
                     button.can_focus = False  # keys go to the screen; the mouse still clicks
                     yield button
             yield Static("", id="ranking-picked")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._refresh()

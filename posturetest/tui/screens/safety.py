@@ -12,10 +12,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from posturetest.domain import SAFETY_QUESTIONS, SafetyQuestion
 from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.widgets.keybar import KeyBar
 
 
 class YesNo(Widget, can_focus=True):
@@ -90,7 +91,7 @@ class SafetyScreen(SessionScreen):
                 max_length=80,
             )
             yield Button("Continue  (ctrl+s)", variant="primary", id="safety-continue")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#cleared-by", Input).display = False

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import Suggester
-from textual.widgets import Button, Checkbox, Footer, Input, Label, RadioButton, RadioSet
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet
 
 from posturetest.domain import (
     ORDER_SCHEME_LABELS,
@@ -25,6 +25,7 @@ from posturetest.domain import (
 from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.store import RecordError, Store
 from posturetest.tui.screens.base import AppScreen
+from posturetest.tui.widgets.keybar import KeyBar
 
 
 class SubjectCodeSuggester(Suggester):
@@ -115,7 +116,7 @@ class SetupScreen(AppScreen):
             with Horizontal(id="setup-buttons"):
                 yield Button("Start  (ctrl+s)", variant="primary", id="start")
                 yield Button("Cancel  (esc)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#seed", Input).display = False

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from posturetest.domain import (
     POSTURES,
@@ -21,6 +21,7 @@ from posturetest.domain import (
     summarise,
 )
 from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.widgets.keybar import KeyBar
 
 BAR_WIDTH = 10
 
@@ -77,7 +78,7 @@ class SummaryScreen(SessionScreen):
                     for t in stopped
                 ]
                 yield Static("\n".join(lines), id="stopped-trials", classes="explain")
-        yield Footer()
+        yield KeyBar()
 
     def _test_table(self, summary: TestSummary) -> Table:
         table = Table(title=TESTS[summary.test].label, title_justify="left", expand=False)

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
 
 from posturetest.domain import (
     POSTURES,
@@ -21,6 +21,7 @@ from posturetest.domain import (
 from posturetest.store import RecordError
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.screens.dialogs import CorrectDialog, StopChoice, StopDialog
+from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
 
@@ -94,7 +95,7 @@ class TrialScreen(SessionScreen):
                     id=f"rate-{scale.name}",
                 )
         yield Label("", id="trial-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._refresh_ratings()
