@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from posturetest.domain import SAFETY_KEYS, SessionSetup
+from posturetest.domain import SAFETY_KEYS, Outcome, SessionSetup
 from posturetest.store import Store
 
 SIZE = (120, 36)
@@ -42,8 +42,16 @@ def rate_trials(store: Store, session_id: str, upto: int | None = None) -> None:
     for trial in store.trials(session_id):
         if upto is not None and trial.seq > upto:
             break
+        if trial.outcome is not Outcome.PENDING:
+            continue
         value = base[trial.posture.value]
         for scale in session.scales:
             offset = -1 if scale.name == "subject_ease" else 0
             rating = 10 - value if scale.name == "discomfort" else value + offset
             store.record_rating(trial.trial_id, scale.name, rating)
+
+
+def notices(app: object) -> list[str]:
+    """The messages of the toasts the app is showing (Textual keeps them in `_notifications`;
+    its screenshot export leaves toasts out)."""
+    return [n.message for n in app._notifications]  # type: ignore[attr-defined]
