@@ -145,3 +145,29 @@ def test_an_unexpected_error_shows_one_line_not_a_traceback(tmp_path: Path) -> N
     log = Path(lines[0].rsplit("Details: ", 1)[1])
     assert "boom" in log.read_text()
     log.unlink()
+
+
+def test_refuses_a_newer_schema_and_a_foreign_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from posturetest.store import SCHEMA_VERSION, Store
+
+    newer = tmp_path / "newer.db"
+    Store(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    for path, message in [(newer, "newer posturetest"), (foreign, "not a posturetest one")]:
+        before = fingerprint(path)
+        result = subprocess.run(
+            [sys.executable, "-m", "posturetest", "--db", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert message in result.stderr and result.stderr.strip().count("\n") == 0
+        assert fingerprint(path) == before
