@@ -86,7 +86,9 @@ class RatingScale(Widget, can_focus=True):
     def render(self) -> Text:
         scale = self.scale
         head = Text(scale.question, style="bold")
-        if self.hint:
+        if self.saved:
+            head.append("   ✓ saved", style="bold green")
+        elif self.hint:
             head.append(f"   {self.hint}", style="italic")
         line = Text()
         line.append(f"{scale.low_word} {scale.minimum} ", style="dim")
@@ -107,8 +109,6 @@ class RatingScale(Widget, can_focus=True):
             self._number_spans.append((start, line.cell_len, n))
         line.append("▏")
         line.append(f" {scale.maximum} {scale.high_word}", style="dim")
-        if self.saved:
-            line.append("   ✓ saved", style="bold green")
         return Text("\n").join([head, line])
 
     # -- actions ------------------------------------------------------------------------------
