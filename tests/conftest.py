@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from posturetest.domain import SAFETY_KEYS, Outcome, SessionSetup
 from posturetest.store import Store
+from posturetest.tui.app import PostureTestApp
 
 SIZE = (120, 36)
 """Every Pilot test and snapshot runs at this terminal size."""
@@ -36,7 +39,7 @@ def started_session(store: Store, **setup: object) -> str:
 
 
 def rate_trials(store: Store, session_id: str, upto: int | None = None) -> None:
-    """Rate trials in order (deterministic values that differ by posture), optionally up to a seq."""
+    """Rate pending trials in order (values differ by posture), optionally up to a seq."""
     base = {"ligament": 3, "muscle": 5, "skeleton": 8}
     session = store.session(session_id)
     for trial in store.trials(session_id):
@@ -55,3 +58,15 @@ def notices(app: object) -> list[str]:
     """The messages of the toasts the app is showing (Textual keeps them in `_notifications`;
     its screenshot export leaves toasts out)."""
     return [n.message for n in app._notifications]  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def session_pilot(
+    store: Store, session_id: str
+) -> AsyncIterator[tuple[PostureTestApp, Pilot[int]]]:
+    """The app opened on a session's next step, as Enter on home would."""
+    app = PostureTestApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_next_step(session_id)
+        await pilot.pause()
+        yield app, pilot

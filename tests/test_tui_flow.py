@@ -21,7 +21,7 @@ from posturetest.tui.screens.setup import SetupScreen
 from posturetest.tui.screens.summary import SummaryScreen
 from posturetest.tui.screens.trial import TrialScreen
 from posturetest.tui.widgets.rating import RatingScale
-from tests.conftest import SIZE, started_session
+from tests.conftest import SIZE, session_pilot, started_session
 
 
 def screen_text(app: PostureTestApp) -> str:
@@ -107,10 +107,7 @@ async def test_setup_offers_existing_codes(store: Store) -> None:
 
 async def test_safety_yes_without_clearance_stops_session(store: Store) -> None:
     session_id = store.create_session(SessionSetup(subject="S-9")).session_id
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         assert isinstance(app.screen, SafetyScreen)
         await pilot.press("y", "n", "n", "n", "n")
         assert "unless a clinician" in screen_text(app)
@@ -125,10 +122,7 @@ async def test_safety_yes_without_clearance_stops_session(store: Store) -> None:
 
 async def test_stop_trial_and_go_on(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("5", "enter")  # tester rated, then the subject feels pain
         await pilot.press("s")
         await pilot.pause()
@@ -146,10 +140,7 @@ async def test_stop_trial_and_go_on(store: Store) -> None:
 
 async def test_stop_trial_and_end_session(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("s", "3", "e")
         await pilot.pause()
         assert isinstance(app.screen, SummaryScreen)
@@ -160,10 +151,7 @@ async def test_stop_trial_and_end_session(store: Store) -> None:
 
 async def test_blind_mode_hides_the_tester_rating(store: Store) -> None:
     session_id = started_session(store, blind=True, record_discomfort=False)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         assert "(subject, look away)" in screen_text(app)
         await pilot.press("8", "enter")
         await pilot.pause()
@@ -181,10 +169,7 @@ async def test_blind_mode_hides_the_tester_rating(store: Store) -> None:
 
 async def test_correct_previous_rating_is_audited(store: Store) -> None:
     session_id = started_session(store, record_discomfort=False)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("6", "enter", "9", "enter")
         await pilot.pause()
         await pilot.press("u")
@@ -203,10 +188,7 @@ async def test_correct_previous_rating_is_audited(store: Store) -> None:
 
 async def test_quit_and_resume_keeps_every_rating(store: Store, db_file: Path) -> None:
     session_id = started_session(store, record_discomfort=False)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("6", "enter", "9", "enter")  # trial 1 done
         await pilot.press("3", "enter")  # trial 2: tester only
         await pilot.press("ctrl+q")
@@ -225,10 +207,7 @@ async def test_quit_and_resume_keeps_every_rating(store: Store, db_file: Path) -
 
 async def test_escape_goes_home_and_enter_resumes(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
@@ -273,10 +252,7 @@ async def test_find_by_subject_code(store: Store) -> None:
 
 async def test_help_lists_the_keys_of_the_screen(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -289,10 +265,7 @@ async def test_help_lists_the_keys_of_the_screen(store: Store) -> None:
 
 async def test_mouse_click_sets_a_rating(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         widget = app.screen.query_one("#rate-tester_stability", RatingScale)
         start, _end, n = widget._number_spans[3]
         await pilot.click(widget, offset=(start + 2, 1))

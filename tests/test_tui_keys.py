@@ -27,7 +27,7 @@ from posturetest.tui.screens.summary import SummaryScreen
 from posturetest.tui.screens.trial import TrialScreen
 from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
-from tests.conftest import SIZE, notices, rate_trials, started_session
+from tests.conftest import SIZE, notices, rate_trials, session_pilot, started_session
 from tests.test_tui_flow import screen_text
 
 
@@ -93,10 +93,7 @@ async def test_setup_escape_and_button_cancel(store: Store) -> None:
 
 async def test_safety_cleared_by_clinician_goes_on(store: Store) -> None:
     session_id = store.create_session(SessionSetup(subject="S-2")).session_id
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("n", "n", "y", "n", "n")
         await pilot.pause()
         cleared = app.screen.query_one("#cleared-by", Input)
@@ -112,10 +109,7 @@ async def test_safety_cleared_by_clinician_goes_on(store: Store) -> None:
 
 async def test_safety_needs_every_answer(store: Store) -> None:
     session_id = store.create_session(SessionSetup(subject="S-3")).session_id
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("n", "n", "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SafetyScreen)
@@ -125,10 +119,7 @@ async def test_safety_needs_every_answer(store: Store) -> None:
 
 async def test_rating_keys_arrows_home_end_and_enter_without_value(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         rating = app.screen.query_one("#rate-tester_stability", RatingScale)
         await pilot.press("enter")  # nothing chosen yet: nothing saved
         assert not rating.saved
@@ -149,10 +140,7 @@ async def test_rating_keys_arrows_home_end_and_enter_without_value(store: Store)
 
 async def test_stop_dialog_escape_keeps_the_trial(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, StopDialog)
@@ -166,10 +154,7 @@ async def test_stop_dialog_escape_keeps_the_trial(store: Store) -> None:
 
 async def test_stop_dialog_by_mouse(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("s")
         await pilot.pause()
         await pilot.click("#reasons", offset=(4, 3))  # third option: could not hold
@@ -185,10 +170,7 @@ async def test_stop_dialog_by_mouse(store: Store) -> None:
 async def test_ranking_undo_and_mouse(store: Store) -> None:
     session_id = started_session(store, tests=(StressTest.VERTICAL,))
     rate_trials(store, session_id)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         assert isinstance(app.screen, RankingScreen)
         await pilot.press("enter")  # incomplete: not saved
         await pilot.press("1", "2")  # ligament, muscle, (skeleton auto)
@@ -211,10 +193,7 @@ async def test_ranking_only_postures_that_were_rated(store: Store) -> None:
     trials = store.trials(session_id)
     store.stop_trial(trials[0].trial_id, StopReason.PAIN)
     rate_trials(store, session_id)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, RankingScreen)
         assert len(screen.query(Button)) == 2
@@ -259,10 +238,7 @@ async def test_key_bar_click_presses_the_key(store: Store) -> None:
 
 async def test_command_palette_offers_the_screen_actions(store: Store) -> None:
     session_id = started_session(store)
-    app = PostureTestApp(store)
-    async with app.run_test(size=SIZE) as pilot:
-        app.show_next_step(session_id)
-        await pilot.pause()
+    async with session_pilot(store, session_id) as (app, pilot):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"stop trial")

@@ -26,6 +26,7 @@ from posturetest.domain import (
     Posture,
     Ranking,
     Role,
+    Scale,
     Session,
     SessionSetup,
     SessionStatus,
@@ -113,6 +114,16 @@ def _trial(row: Sequence[Any]) -> Trial:
         rated_at=row[8 + n],
         note=row[9 + n],
     )
+
+
+def _checked_scale(scale_name: str, value: int) -> Scale:
+    """The scale named, after checking the value fits it (before any transaction starts)."""
+    scale = SCALES.get(scale_name)
+    if scale is None:
+        raise RecordError(f"unknown rating {scale_name!r}")
+    if not scale.is_valid(value):
+        raise RecordError(f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}")
+    return scale
 
 
 class Store:
@@ -424,13 +435,7 @@ class Store:
 
         The trial becomes `rated` once every scale the session asks for is in.
         """
-        scale = SCALES.get(scale_name)
-        if scale is None:
-            raise RecordError(f"unknown rating {scale_name!r}")
-        if not scale.is_valid(value):
-            raise RecordError(
-                f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}"
-            )
+        scale = _checked_scale(scale_name, value)
         with self.write():
             trial, session = self._pending_trial(trial_id)
             if scale not in session.scales:
@@ -461,21 +466,11 @@ class Store:
             self._update("trials", trial_id, update)
         return self.trial(trial_id)
 
-    def set_note(self, trial_id: str, note: str) -> None:
-        with self.write():
-            self._update("trials", trial_id, {"note": note or None})
-
     def correct_rating(
         self, trial_id: str, scale_name: str, new_value: int, reason: str = ""
     ) -> Trial:
         """Change a confirmed rating; the old value, the new one and when are kept."""
-        scale = SCALES.get(scale_name)
-        if scale is None:
-            raise RecordError(f"unknown rating {scale_name!r}")
-        if not scale.is_valid(new_value):
-            raise RecordError(
-                f"{scale.name} must be a whole number {scale.minimum}-{scale.maximum}"
-            )
+        scale = _checked_scale(scale_name, new_value)
         with self.write():
             trial = self.trial(trial_id)
             old = trial.rating(scale)
