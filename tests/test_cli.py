@@ -1,4 +1,4 @@
-"""The command line: refusals are one line and exit 2, --help stays light, crashes show no traceback."""
+"""The command line: refusals are one line and exit 2, --help stays light, no traceback."""
 
 from __future__ import annotations
 
