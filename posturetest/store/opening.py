@@ -119,10 +119,10 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
                 raise StoreError(f"cannot use {where}: it refused write-ahead logging ({mode})")
         conn.execute("PRAGMA synchronous = FULL")
         migrate(conn, version)
-    except StoreError:
-        conn.close()
-        raise
     except sqlite3.Error as e:
         conn.close()
         raise StoreError(f"cannot use {where}: {e}") from None
+    except BaseException:
+        conn.close()
+        raise
     return conn

@@ -402,6 +402,9 @@ class Store:
         passed = may_proceed(answers, cleared_by_clinician=cleared)
         now = utc_now()
         with self.write() as db:
+            session = self._open_session(session_id)
+            if session.safety_passed:
+                raise RecordError("the safety check of this session is already done")
             db.table("safety_answers").upsert_all(
                 (
                     {"session_id": session_id, "question": k, "answer": int(v), "answered_at": now}
@@ -421,11 +424,18 @@ class Store:
                 self.end_session(session_id, SessionStatus.STOPPED)
         return passed
 
-    def _pending_trial(self, trial_id: str) -> tuple[Trial, Session]:
-        trial = self.trial(trial_id)
-        session = self.session(trial.session_id)
+    def _open_session(self, session_id: str, *, safety_passed: bool = False) -> Session:
+        """The session, if it can still be written to (and, when asked, past its safety check)."""
+        session = self.session(session_id)
         if session.status is not SessionStatus.IN_PROGRESS:
             raise RecordError("this session has ended; correct a rating instead")
+        if safety_passed and not session.safety_passed:
+            raise RecordError("the safety check comes before any trial")
+        return session
+
+    def _pending_trial(self, trial_id: str) -> tuple[Trial, Session]:
+        trial = self.trial(trial_id)
+        session = self._open_session(trial.session_id, safety_passed=True)
         if trial.outcome is not Outcome.PENDING:
             raise RecordError(f"trial {trial.seq} is already {trial.outcome.value}")
         return trial, session
@@ -514,6 +524,7 @@ class Store:
             raise RecordError("a ranking names two or three different postures")
         now = utc_now()
         with self.write() as db:
+            self._open_session(session_id, safety_passed=True)
             self.conn.execute(
                 "DELETE FROM rankings WHERE session_id = ? AND test = ? AND role = ?",
                 (session_id, StressTest(test).value, Role(role).value),
@@ -535,6 +546,7 @@ class Store:
         if status is SessionStatus.IN_PROGRESS:
             raise RecordError("a session ends as complete or stopped")
         with self.write():
+            self._open_session(session_id)
             if status is SessionStatus.COMPLETE:
                 pending = self.conn.execute(
                     "SELECT count(*) FROM trials WHERE session_id = ? AND outcome = 'pending'",
