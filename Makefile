@@ -17,6 +17,7 @@ run: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/ruff check posturetest tests
+	$(BIN)/ruff format --check posturetest tests
 	$(BIN)/mypy
 
 test: check
