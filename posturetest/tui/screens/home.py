@@ -84,6 +84,7 @@ class HomeScreen(AppScreen):
         """Keyset cursors of the pages seen so far: page k starts before _cursors[k]."""
         self._rows: list[SessionRow] = []
         self._subject = ""
+        self._has_more = False
 
     def compose(self) -> ComposeResult:
         yield self.header()
