@@ -26,6 +26,17 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "posturetest", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
 def loaded_modules_after(code: str) -> set[str]:
     probe = run_python(
         textwrap.dedent(code)
@@ -80,12 +91,7 @@ def test_refuses_a_file_that_is_not_sqlite(tmp_path: Path, content: bytes, messa
     target = tmp_path / "notes.db"
     target.write_bytes(content)
     before = fingerprint(target)
-    result = subprocess.run(
-        [sys.executable, "-m", "posturetest", "--db", str(target)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("--db", str(target))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
@@ -98,12 +104,7 @@ def test_refuses_a_folder_and_a_missing_folder(tmp_path: Path) -> None:
         (tmp_path, "is a folder"),
         (tmp_path / "nowhere" / "x.db", "does not exist"),
     ]:
-        result = subprocess.run(
-            [sys.executable, "-m", "posturetest", "--db", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli("--db", str(path))
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert not (tmp_path / "nowhere").exists()
@@ -112,13 +113,7 @@ def test_refuses_a_folder_and_a_missing_folder(tmp_path: Path) -> None:
 def test_env_variable_sets_the_database(tmp_path: Path) -> None:
     target = tmp_path / "env.txt"
     target.write_text("not a database")
-    result = subprocess.run(
-        [sys.executable, "-m", "posturetest"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "POSTURETEST_DB": str(target)},
-    )
+    result = run_cli(POSTURETEST_DB=str(target))
     assert result.returncode == 2
     assert str(target) in result.stderr
 
@@ -162,12 +157,7 @@ def test_refuses_a_newer_schema_and_a_foreign_database(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE notes (body TEXT)")
     for path, message in [(newer, "newer posturetest"), (foreign, "not a posturetest one")]:
         before = fingerprint(path)
-        result = subprocess.run(
-            [sys.executable, "-m", "posturetest", "--db", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_cli("--db", str(path))
         assert result.returncode == 2
         assert message in result.stderr and result.stderr.strip().count("\n") == 0
         assert fingerprint(path) == before
