@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from posturetest import __version__
 from posturetest.config import DB_ENV
 
+if TYPE_CHECKING:
+    from posturetest.store import Store
+
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+PROGRESS_THRESHOLD = 50_000
+"""Rows below which work is quick enough to show nothing extra."""
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -52,3 +61,157 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     except StoreError as e:
         fail(str(e))
     sys.exit(code)
+
+
+def open_store_or_fail(db_path: Path | None) -> Store:
+    """The database named by --db / POSTURETEST_DB / the default, or one line and exit 2."""
+    from posturetest.config import default_db_path
+    from posturetest.store import StoreError, open_store
+
+    try:
+        return open_store(db_path or default_db_path())
+    except StoreError as e:
+        fail(str(e))
+        raise  # unreachable: fail() exits
+
+
+def selection_options(f: click.decorators.FC) -> click.decorators.FC:
+    """The filters shared by export, stats and plot."""
+    options = [
+        click.option(
+            "--subject",
+            "subjects",
+            multiple=True,
+            metavar="CODE",
+            help="Only this subject (repeat for several).",
+        ),
+        click.option(
+            "--session",
+            "session_ids",
+            multiple=True,
+            metavar="ID",
+            help="Only this session (repeat for several).",
+        ),
+        click.option(
+            "--since",
+            type=click.DateTime(["%Y-%m-%d"]),
+            metavar="YYYY-MM-DD",
+            help="Only sessions started on or after this day (UTC).",
+        ),
+        click.option(
+            "--until",
+            type=click.DateTime(["%Y-%m-%d"]),
+            metavar="YYYY-MM-DD",
+            help="Only sessions started on or before this day (UTC).",
+        ),
+        click.option("--complete-only", is_flag=True, help="Only complete sessions."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@main.command()
+@db_option
+@selection_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "datapackage", "codebook"]),
+    default="csv",
+    show_default=True,
+    help="What to write.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    help="File (csv, json, codebook) or folder (datapackage); default: standard output.",
+)
+@click.option(
+    "--deidentify",
+    is_flag=True,
+    help="Replace subject codes by study ids; drop tester, station, notes and names.",
+)
+@click.pass_context
+def export(
+    ctx: click.Context,
+    db_path: Path | None,
+    subjects: tuple[str, ...],
+    session_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    complete_only: bool,
+    fmt: str,
+    out_path: Path | None,
+    deidentify: bool,
+) -> None:
+    """Write the trials (and for a data package, rankings and sessions) for other tools.
+
+    CSV is tidy long format: one row per trial with the interchange columns, ISO 8601 UTC
+    times, empty for missing. A data package adds table schemas that `frictionless validate`
+    checks. The codebook describes every column.
+    """
+    from posturetest import export as exporting
+    from posturetest.store.exchange import Selection
+
+    if fmt == "codebook":
+        text = exporting.codebook_markdown()
+        if out_path is None:
+            click.echo(text, nl=False)
+        else:
+            write_text_or_fail(out_path, text)
+        return
+    if fmt == "datapackage" and out_path is None:
+        fail("--format datapackage needs --out FOLDER")
+    store = open_store_or_fail(db_path or ctx.obj)
+    selection = Selection(
+        subjects=subjects,
+        session_ids=session_ids,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        complete_only=complete_only,
+        deidentify=deidentify,
+    )
+    with store, progress_bar(lambda: exporting.count(store, selection), "Exporting") as progress:
+        if fmt == "datapackage":
+            assert out_path is not None
+            if out_path.exists() and not out_path.is_dir():
+                fail(f"{out_path} exists and is not a folder")
+            try:
+                written = exporting.write_datapackage(store, selection, out_path, progress)
+            except OSError as e:
+                fail(f"cannot write {out_path}: {e.strerror or e}")
+            click.echo(f"Wrote {written:,} trials to {out_path}/ (datapackage.json)", err=True)
+            return
+        writer = exporting.write_csv if fmt == "csv" else exporting.write_json
+        if out_path is None:
+            writer(store, selection, sys.stdout, progress)
+            return
+        try:
+            with out_path.open("w", encoding="utf-8", newline="") as out:
+                written = writer(store, selection, out, progress)
+        except OSError as e:
+            fail(f"cannot write {out_path}: {e.strerror or e}")
+        click.echo(f"Wrote {written:,} trials to {out_path}", err=True)
+
+
+def write_text_or_fail(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
+
+
+@contextmanager
+def progress_bar(total: Callable[[], int], label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for long work on a terminal; nothing at all when piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    rows = total()
+    if rows < PROGRESS_THRESHOLD:
+        yield None
+        return
+    with click.progressbar(length=rows, label=label, file=sys.stderr) as bar:
+        yield bar.update

@@ -1,7 +1,8 @@
 """Storage: the schema, its migrations and every SQL statement live here."""
 
+from posturetest.domain.interchange import RANKING_COLUMNS
 from posturetest.store.opening import StoreError
-from posturetest.store.schema import INTERCHANGE_COLUMNS, RANKING_COLUMNS, SCHEMA_VERSION
+from posturetest.store.schema import INTERCHANGE_COLUMNS, SCHEMA_VERSION
 from posturetest.store.store import (
     Correction,
     RecordError,

@@ -6,6 +6,7 @@ itself refuses a rating of 11 or a posture called "banana".
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -22,39 +23,16 @@ from posturetest.domain import (
     StopReason,
     StressTest,
 )
+from posturetest.domain.interchange import TRIAL_COLUMNS
 from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.domain.protocol import SUBJECT_CODE_MAX_LENGTH
 
 APPLICATION_ID = 0x50535431
 """`PRAGMA application_id` of every posturetest file ("PST1"): tells foreign SQLite files apart."""
 
-INTERCHANGE_COLUMNS: tuple[str, ...] = (
-    "trial_id",
-    "session_id",
-    "subject",
-    "tester",
-    "station",
-    "position",
-    "order_scheme",
-    "session_started_at",
-    "session_status",
-    "protocol_version",
-    "test",
-    "posture",
-    "rep",
-    "seq",
-    "outcome",
-    "stop_reason",
-    "tester_stability",
-    "subject_ease",
-    "discomfort",
-    "tester_effort",
-    "rated_at",
-    "note",
-)
+INTERCHANGE_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS
 """The `trial_results` view's columns, in order: the interchange format of SPEC.md."""
 
-RANKING_COLUMNS: tuple[str, ...] = ("session_id", "test", "role", "posture", "rank")
 
 CORRECTABLE_FIELDS: tuple[str, ...] = tuple(SCALES)
 
@@ -112,8 +90,7 @@ CREATE TABLE sessions (
     ended_at TEXT,
     {_enum("status", SessionStatus)},
     safety_passed INTEGER NOT NULL DEFAULT 0 CHECK (safety_passed IN (0, 1)),
-    cleared_by TEXT,
-    CHECK (order_scheme != 'random' OR order_seed IS NOT NULL)
+    cleared_by TEXT
 );
 CREATE INDEX sessions_by_start ON sessions(started_at DESC, session_id);
 CREATE INDEX sessions_by_subject ON sessions(subject_id, started_at DESC);
@@ -201,13 +178,23 @@ JOIN subjects sub ON sub.subject_id = s.subject_id;
 Migration = Callable[[sqlite3.Connection], None]
 
 
-def _create_v1(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V1.split(";\n"):
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";\n"):
         if statement.strip():
             conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_v1,)
+def _create_v1(conn: sqlite3.Connection) -> None:
+    _run_script(conn, SCHEMA_V1)
+
+
+def _add_meta_v2(conn: sqlite3.Connection) -> None:
+    """A per-database secret, so de-identified study ids cannot be traced without this file."""
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+    conn.execute("INSERT INTO meta VALUES ('study_secret', ?)", (secrets.token_hex(32),))
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2)
 """MIGRATIONS[i] takes a file from schema version i to i + 1. Append only; never edit one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,280 @@
+"""The interchange format: every exported column with its type, allowed values and meaning.
+
+One definition drives the `trial_results` view's column order, the CSV header, the Frictionless
+table schemas, the Markdown codebook, import validation and the Datasette metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from posturetest.domain.plan import MAX_REPETITIONS
+from posturetest.domain.protocol import (
+    SUBJECT_CODE_MAX_LENGTH,
+    OrderScheme,
+    Outcome,
+    Position,
+    Posture,
+    Role,
+    SessionStatus,
+    StopReason,
+    StressTest,
+)
+from posturetest.domain.scales import (
+    DISCOMFORT,
+    SUBJECT_EASE,
+    TESTER_EFFORT,
+    TESTER_STABILITY,
+    Scale,
+)
+
+UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+SUBJECT_PATTERN = f"[A-Za-z0-9_-]{{1,{SUBJECT_CODE_MAX_LENGTH}}}"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    """Frictionless type: string, integer or datetime."""
+    description: str
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    scale: Scale | None = None
+    identifying: bool = False
+    """Blanked by a de-identified export (free text and quasi-identifiers)."""
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def _enum(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(m.value for m in enum)
+
+
+def _uuid(name: str, description: str) -> Field:
+    return Field(name, "string", description, required=True, pattern=UUID_PATTERN)
+
+
+def _rating(scale: Scale, when: str) -> Field:
+    return Field(
+        scale.name,
+        "integer",
+        f"{scale.description} {scale.minimum} = {scale.low_word}, {scale.maximum} = "
+        f"{scale.high_word} (scale {scale.name} v{scale.version}). {when}",
+        minimum=scale.minimum,
+        maximum=scale.maximum,
+        scale=scale,
+    )
+
+
+SUBJECT = Field(
+    "subject",
+    "string",
+    "Pseudonymous subject code (never a name). In a de-identified export, a study id that "
+    "cannot be traced back without the database.",
+    required=True,
+    pattern=SUBJECT_PATTERN,
+)
+
+TRIAL_FIELDS: tuple[Field, ...] = (
+    _uuid("trial_id", "Unique id of the trial."),
+    _uuid("session_id", "Unique id of the session the trial belongs to."),
+    SUBJECT,
+    Field("tester", "string", "Who applied the tests; may be empty.", identifying=True),
+    Field(
+        "station", "string", "Which machine recorded the session; may be empty.", identifying=True
+    ),
+    Field(
+        "position",
+        "string",
+        "Whether the subject sat or stood.",
+        required=True,
+        enum=_enum(Position),
+    ),
+    Field(
+        "order_scheme",
+        "string",
+        "How the posture order was chosen: balanced (Latin square across subjects), "
+        "random (seeded) or fixed.",
+        required=True,
+        enum=_enum(OrderScheme),
+    ),
+    Field("session_started_at", "datetime", "When the session started (UTC).", required=True),
+    Field(
+        "session_status",
+        "string",
+        "Whether the session is in progress, complete or stopped.",
+        required=True,
+        enum=_enum(SessionStatus),
+    ),
+    Field(
+        "protocol_version",
+        "string",
+        "Version of the protocol (wording, scales, plan rules).",
+        required=True,
+    ),
+    Field(
+        "test",
+        "string",
+        "Stress test: vertical (shoulders pressed down from behind) or "
+        "anterior (upturned palms pressed down).",
+        required=True,
+        enum=_enum(StressTest),
+    ),
+    Field(
+        "posture",
+        "string",
+        "Posture type: ligament (slumped), muscle (hollow back, held by "
+        "effort) or skeleton (stacked, neutral).",
+        required=True,
+        enum=_enum(Posture),
+    ),
+    Field(
+        "rep",
+        "integer",
+        "Repetition of this posture within the test.",
+        required=True,
+        minimum=1,
+        maximum=MAX_REPETITIONS,
+    ),
+    Field(
+        "seq",
+        "integer",
+        "1-based position of the trial in its session (the order actually used).",
+        required=True,
+        minimum=1,
+    ),
+    Field(
+        "outcome",
+        "string",
+        "pending (not done yet), rated, stopped (ended early) or "
+        "skipped (the session ended first).",
+        required=True,
+        enum=_enum(Outcome),
+    ),
+    Field(
+        "stop_reason",
+        "string",
+        "Why the trial was stopped; only when outcome is stopped.",
+        enum=_enum(StopReason),
+    ),
+    _rating(TESTER_STABILITY, "Only when outcome is rated."),
+    _rating(SUBJECT_EASE, "Only when outcome is rated."),
+    _rating(DISCOMFORT, "Optional."),
+    _rating(TESTER_EFFORT, "Optional."),
+    Field("rated_at", "datetime", "When the trial was rated or stopped (UTC)."),
+    Field("note", "string", "Free-text note; may be empty.", identifying=True),
+)
+
+RANKING_FIELDS: tuple[Field, ...] = (
+    _uuid("session_id", "Unique id of the session."),
+    Field(
+        "test",
+        "string",
+        "The stress test whose postures were ranked.",
+        required=True,
+        enum=_enum(StressTest),
+    ),
+    Field(
+        "role",
+        "string",
+        "Who ranked: the subject (easiest first) or the tester (most stable first).",
+        required=True,
+        enum=_enum(Role),
+    ),
+    Field("posture", "string", "The posture ranked.", required=True, enum=_enum(Posture)),
+    Field(
+        "rank",
+        "integer",
+        "1 = easiest for the subject, most stable for the tester.",
+        required=True,
+        minimum=1,
+        maximum=len(Posture),
+    ),
+)
+
+SESSION_FIELDS: tuple[Field, ...] = (
+    _uuid("session_id", "Unique id of the session."),
+    SUBJECT,
+    TRIAL_FIELDS[3],
+    TRIAL_FIELDS[4],
+    TRIAL_FIELDS[5],
+    TRIAL_FIELDS[6],
+    Field("order_seed", "integer", "Seed of the random posture order; only for random."),
+    Field(
+        "tests",
+        "string",
+        "The tests of the session, comma-separated, in the order run.",
+        required=True,
+        pattern="(vertical|anterior)(,(vertical|anterior))?",
+    ),
+    Field(
+        "repetitions",
+        "integer",
+        "Repetitions of each posture per test.",
+        required=True,
+        minimum=1,
+        maximum=MAX_REPETITIONS,
+    ),
+    Field(
+        "blind",
+        "integer",
+        "1 when each rating was hidden from the other person until both were in.",
+        required=True,
+        minimum=0,
+        maximum=1,
+    ),
+    Field(
+        "record_effort",
+        "integer",
+        "1 when the tester rated how hard they pressed.",
+        required=True,
+        minimum=0,
+        maximum=1,
+    ),
+    Field(
+        "record_discomfort",
+        "integer",
+        "1 when the subject rated discomfort.",
+        required=True,
+        minimum=0,
+        maximum=1,
+    ),
+    TRIAL_FIELDS[9],
+    Field("started_at", "datetime", "When the session started (UTC).", required=True),
+    Field("ended_at", "datetime", "When the session ended (UTC); empty while in progress."),
+    Field(
+        "status",
+        "string",
+        "Whether the session is in progress, complete or stopped.",
+        required=True,
+        enum=_enum(SessionStatus),
+    ),
+    Field(
+        "safety_passed",
+        "integer",
+        "1 when the safety check allowed pressure.",
+        required=True,
+        minimum=0,
+        maximum=1,
+    ),
+    Field(
+        "cleared_by",
+        "string",
+        "Clinician who cleared the subject despite a yes on the safety check; empty otherwise.",
+        identifying=True,
+    ),
+)
+
+TRIAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRIAL_FIELDS)
+RANKING_COLUMNS: tuple[str, ...] = tuple(f.name for f in RANKING_FIELDS)
+SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in SESSION_FIELDS)
+SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[1:10]
+"""The columns of a trial row that describe its session: equal on every row of one session."""
