@@ -438,7 +438,6 @@ def test_raw_update_breaking_a_constraint_fails(
         ("UPDATE sessions SET status = 'paused'", ()),
         ("UPDATE sessions SET repetitions = 4", ()),
         ("UPDATE sessions SET blind = 2", ()),
-        ("UPDATE sessions SET order_scheme = 'random', order_seed = NULL", ()),
         ("UPDATE subjects SET code = 'bad code'", ()),
         ("INSERT INTO rankings VALUES (?, 'vertical', 'tester', 'banana', 1, 'x')", None),
         ("INSERT INTO rankings VALUES (?, 'vertical', 'tester', 'muscle', 4, 'x')", None),
