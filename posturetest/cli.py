@@ -215,3 +215,21 @@ def progress_bar(total: Callable[[], int], label: str) -> Iterator[Callable[[int
         return
     with click.progressbar(length=rows, label=label, file=sys.stderr) as bar:
         yield bar.update
+
+
+@main.command("datasette-metadata")
+@db_option
+@click.pass_context
+def datasette_metadata(ctx: click.Context, db_path: Path | None) -> None:
+    """Print Datasette metadata (titles, column descriptions, units) for the database.
+
+    Use it as: posturetest datasette-metadata > meta.json; datasette DB --metadata meta.json
+    """
+    import json
+
+    from posturetest.config import default_db_path
+    from posturetest.datasette import metadata
+
+    path = db_path or ctx.obj or default_db_path()
+    open_store_or_fail(path).close()
+    click.echo(json.dumps(metadata(Path(path)), indent=2))

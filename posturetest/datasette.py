@@ -1,0 +1,98 @@
+"""Datasette metadata: titles, column descriptions, units and scale wording for the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from posturetest.domain import PROTOCOL_VERSION
+from posturetest.domain.interchange import RANKING_FIELDS, SESSION_FIELDS, TRIAL_FIELDS, Field
+
+_UNITS = {
+    "tester_stability": "points (0-10)",
+    "subject_ease": "points (0-10)",
+    "discomfort": "points (0-10)",
+    "tester_effort": "points (0-10)",
+}
+
+
+def _columns(fields: tuple[Field, ...]) -> dict[str, str]:
+    return {f.name: f.description for f in fields}
+
+
+def metadata(db_path: Path) -> dict[str, Any]:
+    """Metadata for `datasette DB --metadata FILE`, keyed by the database's file stem."""
+    session_columns = _columns(SESSION_FIELDS)
+    session_columns.pop("subject")
+    session_columns["subject_id"] = "Id of the subject (see the subjects table)."
+    return {
+        "title": "posturetest",
+        "description": (
+            "Posture stress tests: the vertical and anterior tests in the ligament, muscle and "
+            "skeleton posture types, rated 0-10 by subject and tester. "
+            f"Protocol {PROTOCOL_VERSION}."
+        ),
+        "databases": {
+            db_path.stem: {
+                "tables": {
+                    "trial_results": {
+                        "title": "Trial results (one row per trial)",
+                        "description": "The interchange format: what exports and charts read.",
+                        "columns": _columns(TRIAL_FIELDS),
+                        "units": dict(_UNITS),
+                        "sort": "session_started_at",
+                    },
+                    "rankings": {
+                        "title": "Rankings of the postures",
+                        "description": "One row per person, test and posture.",
+                        "columns": _columns(RANKING_FIELDS),
+                    },
+                    "sessions": {
+                        "title": "Sessions",
+                        "description": "One row per session; the subject is a pseudonymous code.",
+                        "columns": session_columns,
+                    },
+                    "trials": {
+                        "title": "Trials (raw)",
+                        "description": "The stored trials; trial_results adds session columns.",
+                        "columns": {
+                            f.name: f.description
+                            for f in TRIAL_FIELDS
+                            if f.name
+                            in {
+                                "trial_id",
+                                "session_id",
+                                "test",
+                                "posture",
+                                "rep",
+                                "seq",
+                                "outcome",
+                                "stop_reason",
+                                "tester_stability",
+                                "subject_ease",
+                                "discomfort",
+                                "tester_effort",
+                                "rated_at",
+                                "note",
+                            }
+                        },
+                        "units": dict(_UNITS),
+                    },
+                    "corrections": {
+                        "title": "Corrections (audit trail)",
+                        "description": "Every change to a confirmed rating: old, new, when, why.",
+                    },
+                    "subjects": {
+                        "title": "Subjects",
+                        "description": "Pseudonymous codes in order of enrolment.",
+                    },
+                    "safety_answers": {
+                        "title": "Safety check answers",
+                        "description": "1 = yes. Any yes stops a session unless a clinician "
+                        "cleared the subject.",
+                    },
+                    "meta": {"hidden": True},
+                }
+            }
+        },
+    }
