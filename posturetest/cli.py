@@ -16,6 +16,7 @@ from posturetest.config import DB_ENV
 
 if TYPE_CHECKING:
     from posturetest.store import Store
+    from posturetest.store.exchange import ImportReport
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -233,3 +234,79 @@ def datasette_metadata(ctx: click.Context, db_path: Path | None) -> None:
     path = db_path or ctx.obj or default_db_path()
     open_store_or_fail(path).close()
     click.echo(json.dumps(metadata(Path(path)), indent=2))
+
+
+def _print_report(report: ImportReport, what: str) -> None:
+    if not report.changed:
+        click.echo(
+            f"Nothing new: {report.sessions_present:,} sessions, {report.trials_present:,} "
+            f"trials and {report.rankings_present:,} rankings were already present ({what})."
+        )
+        return
+    click.echo(
+        f"{what}: added {report.sessions_added:,} sessions, {report.trials_added:,} trials, "
+        f"{report.rankings_added:,} rankings ({report.subjects_added:,} new subjects); "
+        f"already present: {report.sessions_present:,} sessions, {report.trials_present:,} "
+        f"trials, {report.rankings_present:,} rankings."
+    )
+
+
+@main.command("import")
+@db_option
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_context
+def import_command(ctx: click.Context, db_path: Path | None, path: Path) -> None:
+    """Import a CSV in the interchange format, or a datapackage.json from `export`.
+
+    Every row is checked first; any problem is listed as file:line: column: problem and
+    nothing is written (exit 1). Importing the same file twice changes nothing. A row whose
+    id is already stored with other values is a conflict: reported, nothing written.
+    """
+    from posturetest.importer import ImportRefused, UnusableFile, import_file
+
+    if not path.exists():
+        fail(f"{path} does not exist")
+    store = open_store_or_fail(db_path or ctx.obj)
+    with store:
+        try:
+            report = import_file(store, path)
+        except UnusableFile as e:
+            fail(f"{e.problems[0]} (nothing was imported)")
+        except ImportRefused as e:
+            for problem in e.problems:
+                click.echo(problem, err=True)
+            click.echo("posturetest: nothing was imported", err=True)
+            sys.exit(EXIT_REFUSED)
+    _print_report(report, f"Imported {path}")
+
+
+@main.command()
+@db_option
+@click.argument("others", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def merge(ctx: click.Context, db_path: Path | None, others: tuple[Path, ...]) -> None:
+    """Merge other stations' databases into --db, by id, in one transaction.
+
+    Merging again changes nothing. Subjects with the same code become one subject. Rows
+    stored with the same id but other values are conflicts: reported, nothing merged (exit 1).
+    """
+    from posturetest.config import default_db_path
+    from posturetest.store import StoreError
+    from posturetest.store.exchange import ImportConflict, merge_databases
+
+    target = Path(db_path or ctx.obj or default_db_path())
+    for other in others:
+        if other.exists() and target.exists() and other.resolve() == target.resolve():
+            fail(f"{other} is the database being merged into")
+    store = open_store_or_fail(target)
+    with store:
+        try:
+            report = merge_databases(store, list(others))
+        except StoreError as e:
+            fail(str(e))
+        except ImportConflict as e:
+            for problem in e.problems:
+                click.echo(problem, err=True)
+            click.echo("posturetest: nothing was merged", err=True)
+            sys.exit(EXIT_REFUSED)
+    _print_report(report, f"Merged {len(others)} database(s)")

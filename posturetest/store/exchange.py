@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from posturetest.domain.interchange import (
     RANKING_FIELDS,
@@ -18,7 +20,8 @@ from posturetest.domain.interchange import (
     TRIAL_FIELDS,
     Field,
 )
-from posturetest.store.store import Store
+from posturetest.store.opening import open_readonly
+from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
 
@@ -169,3 +172,327 @@ def ranking_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
         f"{where} ORDER BY x.started_at, k.session_id, k.test, k.role, k.rank"
     )
     yield from _stream(store, sql, params)
+
+
+# -- data coming in ------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    subjects_added: int = 0
+    sessions_added: int = 0
+    sessions_present: int = 0
+    trials_added: int = 0
+    trials_present: int = 0
+    rankings_added: int = 0
+    rankings_present: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.subjects_added or self.sessions_added or self.trials_added or self.rankings_added
+        )
+
+
+class ImportConflict(Exception):
+    """Rows whose UUID is already in the database with other values. Nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0])
+        self.problems = problems
+
+
+_SESSION_LEVEL = (
+    "subject",
+    "tester",
+    "station",
+    "position",
+    "order_scheme",
+    "session_started_at",
+    "session_status",
+    "protocol_version",
+)
+_SESSION_COLUMN_OF = {"session_started_at": "started_at", "session_status": "status"}
+_TRIAL_COLUMNS = (
+    "trial_id",
+    "session_id",
+    "seq",
+    "test",
+    "posture",
+    "rep",
+    "outcome",
+    "stop_reason",
+    "tester_stability",
+    "subject_ease",
+    "discomfort",
+    "tester_effort",
+    "rated_at",
+    "note",
+)
+
+
+def _same(a: object, b: object, column: str) -> bool:
+    if column == "subject" and isinstance(a, str) and isinstance(b, str):
+        return a.casefold() == b.casefold()
+    if column in ("tester", "station", "note", "cleared_by"):
+        return (a or "") == (b or "")
+    return a == b
+
+
+class ImportWriter:
+    """Writes checked rows inside the caller's transaction, by UUID, reporting conflicts."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
+        self.report = ImportReport()
+        self.conflicts: list[str] = []
+        self._known_sessions: set[str] = set()
+        self._derived: list[str] = []
+        """Sessions created from trial rows alone: their plan facts are derived at the end."""
+
+    def _conflict(self, message: str) -> None:
+        self.conflicts.append(message)
+
+    def _subject_id(self, code: str) -> str:
+        row = self.conn.execute(
+            "SELECT subject_id FROM subjects WHERE code = ?", (code,)
+        ).fetchone()
+        if row:
+            return str(row[0])
+        index = self.conn.execute(
+            "SELECT coalesce(max(enrolment_index) + 1, 0) FROM subjects"
+        ).fetchone()[0]
+        subject_id = new_id()
+        self.conn.execute(
+            "INSERT INTO subjects (subject_id, code, enrolment_index, created_at) VALUES (?,?,?,?)",
+            (subject_id, code, index, utc_now()),
+        )
+        self.report.subjects_added += 1
+        return subject_id
+
+    def _session(self, trial: dict[str, object], full: dict[str, object] | None) -> None:
+        session_id = str(trial["session_id"])
+        self._known_sessions.add(session_id)
+        existing = self.conn.execute(
+            "SELECT sub.code, s.tester, s.station, s.position, s.order_scheme, s.started_at, "
+            "s.status, s.protocol_version FROM sessions s JOIN subjects sub "
+            "ON sub.subject_id = s.subject_id WHERE s.session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if existing is not None:
+            for column, old in zip(_SESSION_LEVEL, existing, strict=True):
+                if not _same(old, trial[column], column):
+                    self._conflict(
+                        f"session {session_id}: {column} is {old!r} in the database but "
+                        f"{trial[column]!r} in the file"
+                    )
+            self.report.sessions_present += 1
+            return
+        if full is not None:
+            for column in _SESSION_LEVEL:
+                theirs = full[_SESSION_COLUMN_OF.get(column, column)]
+                if not _same(theirs, trial[column], column):
+                    self._conflict(
+                        f"session {session_id}: {column} is {theirs!r} in sessions.csv but "
+                        f"{trial[column]!r} in trials.csv"
+                    )
+        values = (
+            dict(full)
+            if full is not None
+            else {
+                "order_seed": None,
+                "tests": str(trial["test"]),
+                "repetitions": 1,
+                "blind": 0,
+                "record_effort": 0,
+                "record_discomfort": 0,
+                "ended_at": None,
+                "safety_passed": 1,
+                "cleared_by": None,
+            }
+        )
+        if full is None:
+            self._derived.append(session_id)
+        self.conn.execute(
+            "INSERT INTO sessions (session_id, subject_id, tester, station, position, order_scheme,"
+            " order_seed, tests, repetitions, blind, record_effort, record_discomfort,"
+            " protocol_version, started_at, ended_at, status, safety_passed, cleared_by)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                session_id,
+                self._subject_id(str(trial["subject"])),
+                trial["tester"] or "",
+                trial["station"] or "",
+                trial["position"],
+                trial["order_scheme"],
+                values["order_seed"],
+                values["tests"],
+                values["repetitions"],
+                values["blind"],
+                values["record_effort"],
+                values["record_discomfort"],
+                trial["protocol_version"],
+                trial["session_started_at"],
+                values["ended_at"],
+                trial["session_status"],
+                values["safety_passed"],
+                values["cleared_by"],
+            ),
+        )
+        self.report.sessions_added += 1
+
+    def add_trials(
+        self, batch: list[dict[str, object]], sessions: dict[str, dict[str, object]]
+    ) -> None:
+        if not batch:
+            return
+        for trial in batch:
+            if str(trial["session_id"]) not in self._known_sessions:
+                self._session(trial, sessions.get(str(trial["session_id"])))
+        ids = [str(t["trial_id"]) for t in batch]
+        existing: dict[str, tuple[object, ...]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.conn.execute(
+                f"SELECT {', '.join(_TRIAL_COLUMNS)} FROM trials WHERE trial_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                existing[row[0]] = row
+        new_rows = []
+        for trial in batch:
+            row = tuple(trial[c] for c in _TRIAL_COLUMNS)
+            old = existing.get(str(trial["trial_id"]))
+            if old is None:
+                new_rows.append(row)
+                continue
+            different = [
+                c for c, a, b in zip(_TRIAL_COLUMNS, old, row, strict=True) if not _same(a, b, c)
+            ]
+            if different:
+                self._conflict(
+                    f"trial {trial['trial_id']}: {', '.join(different)} differ from the database"
+                )
+            else:
+                self.report.trials_present += 1
+        try:
+            self.conn.executemany(
+                f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_TRIAL_COLUMNS))})",
+                new_rows,
+            )
+        except sqlite3.IntegrityError as e:
+            self._conflict(
+                f"trials could not be added ({e}): a session already has a trial at "
+                "the same position (seq) under another id"
+            )
+            return
+        self.report.trials_added += len(new_rows)
+
+    def add_rankings(self, rows: list[dict[str, object]]) -> None:
+        now = utc_now()
+        for r in rows:
+            key = (r["session_id"], r["test"], r["role"], r["posture"])
+            old = self.conn.execute(
+                "SELECT rank FROM rankings WHERE session_id = ? AND test = ? AND role = ? "
+                "AND posture = ?",
+                key,
+            ).fetchone()
+            if old is None:
+                try:
+                    self.conn.execute(
+                        "INSERT INTO rankings (session_id, test, role, posture, rank, ranked_at) "
+                        "VALUES (?,?,?,?,?,?)",
+                        (*key, r["rank"], now),
+                    )
+                except sqlite3.IntegrityError as e:
+                    self._conflict(f"ranking {'/'.join(map(str, key))}: {e}")
+                    continue
+                self.report.rankings_added += 1
+            elif old[0] != r["rank"]:
+                self._conflict(
+                    f"ranking {'/'.join(map(str, key))}: rank {old[0]} in the database, "
+                    f"{r['rank']} in the file"
+                )
+            else:
+                self.report.rankings_present += 1
+
+    def add_audit(self, other: sqlite3.Connection) -> None:
+        """Safety answers and corrections of another station: kept by their keys, never changed."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO safety_answers (session_id, question, answer, answered_at) "
+            "VALUES (?,?,?,?)",
+            other.execute("SELECT session_id, question, answer, answered_at FROM safety_answers"),
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO corrections (correction_id, trial_id, field, old_value, "
+            "new_value, reason, corrected_at) VALUES (?,?,?,?,?,?,?)",
+            other.execute(
+                "SELECT correction_id, trial_id, field, old_value, new_value, reason, "
+                "corrected_at FROM corrections"
+            ),
+        )
+
+    def finish(self) -> None:
+        """Fill in what trial rows alone imply about new sessions; refuse on any conflict."""
+        for session_id in self._derived:
+            self.conn.execute(
+                """UPDATE sessions SET
+                    tests = (SELECT group_concat(test, ',') FROM (SELECT test, min(seq) AS first
+                        FROM trials WHERE session_id = :id GROUP BY test ORDER BY first)),
+                    repetitions = (SELECT max(rep) FROM trials WHERE session_id = :id),
+                    record_effort = (SELECT count(tester_effort) > 0 FROM trials
+                        WHERE session_id = :id),
+                    record_discomfort = (SELECT count(discomfort) > 0 FROM trials
+                        WHERE session_id = :id),
+                    ended_at = CASE WHEN status = 'in_progress' THEN NULL ELSE
+                        (SELECT max(rated_at) FROM trials WHERE session_id = :id) END,
+                    safety_passed = CASE WHEN status = 'stopped' AND NOT EXISTS (SELECT 1
+                        FROM trials WHERE session_id = :id AND outcome IN ('rated', 'stopped'))
+                        THEN 0 ELSE 1 END
+                WHERE session_id = :id""",
+                {"id": session_id},
+            )
+        if self.conflicts:
+            shown = self.conflicts[:20]
+            more = len(self.conflicts) - len(shown)
+            raise ImportConflict(shown + ([f"... and {more} more conflicts"] if more else []))
+
+
+# -- merging another station's database ------------------------------------------------------
+
+
+def _rows_as_dicts(conn: sqlite3.Connection, sql: str) -> Iterator[list[dict[str, object]]]:
+    cursor = conn.execute(sql)
+    names = [d[0] for d in cursor.description]
+    while batch := cursor.fetchmany(BATCH):
+        yield [dict(zip(names, row, strict=True)) for row in batch]
+
+
+def merge_databases(store: Store, others: list[Path]) -> ImportReport:
+    """Bring other stations' databases in by UUID, all in one transaction, or nothing."""
+    sources = [open_readonly(path) for path in others]
+    writer = ImportWriter(store)
+    try:
+        with store.write():
+            for conn in sources:
+                sessions = {
+                    str(row["session_id"]): row
+                    for batch in _rows_as_dicts(conn, _SESSION_SOURCE)
+                    for row in batch
+                }
+                for batch in _rows_as_dicts(
+                    conn, "SELECT * FROM trial_results ORDER BY session_id, seq"
+                ):
+                    writer.add_trials(batch, sessions)
+                for batch in _rows_as_dicts(
+                    conn, "SELECT session_id, test, role, posture, rank FROM rankings"
+                ):
+                    writer.add_rankings(batch)
+                writer.add_audit(conn)
+            writer.finish()
+    finally:
+        for conn in sources:
+            conn.close()
+    return writer.report

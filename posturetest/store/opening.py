@@ -126,3 +126,35 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Another station's database, read-only: ours, undamaged and of exactly this schema."""
+    p = Path(path)
+    where = _describe(p)
+    if not p.exists():
+        raise StoreError(f"{where} does not exist")
+    _check_file(p)
+    try:
+        conn = sqlite3.connect(
+            f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot open {where}: {e}") from None
+    try:
+        version = _inspect(conn, where)
+        if version == 0:
+            raise StoreError(f"{where} is an empty database, not a posturetest one")
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} has an older schema ({version}); open it once with posturetest "
+                "(posturetest --db FILE) to upgrade it, then merge"
+            )
+        conn.execute("SELECT count(*) FROM trials").fetchone()
+    except sqlite3.Error as e:
+        conn.close()
+        raise StoreError(f"{where} is damaged ({e}); refused, left untouched") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn

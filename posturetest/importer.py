@@ -1,0 +1,356 @@
+"""Import of an export: a CSV in the interchange format, or a datapackage.json from `export`.
+
+Two passes over the file: the first checks every row and keeps only what cross-row checks need
+(so memory stays small); nothing is written unless every row is fine. The second pass writes
+everything in one transaction, comparing with what the database already holds: the same UUID
+with the same values is already present, with other values it is a conflict and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from posturetest.domain.interchange import (
+    RANKING_COLUMNS,
+    RANKING_FIELDS,
+    SESSION_COLUMNS,
+    SESSION_FIELDS,
+    SESSION_LEVEL_TRIAL_COLUMNS,
+    TRIAL_COLUMNS,
+    TRIAL_FIELDS,
+    Field,
+)
+from posturetest.store import Store
+from posturetest.store.exchange import ImportConflict, ImportReport, ImportWriter
+
+MAX_ERRORS = 20
+RATINGS = ("tester_stability", "subject_ease", "discomfort", "tester_effort")
+REQUIRED_WHEN_RATED = ("tester_stability", "subject_ease")
+
+
+class ImportRefused(Exception):
+    """Rows that cannot be imported. `problems` are lines fit to print, the first 20 at most."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0] if problems else "refused")
+        self.problems = problems
+
+
+class UnusableFile(ImportRefused):
+    """The file as a whole cannot be read as an export (empty, binary, wrong columns...)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _decode(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise UnusableFile(f"{path}: is a folder; give a CSV file or a datapackage.json") from None
+    except OSError as e:
+        raise UnusableFile(f"{path}: cannot read it: {e.strerror or e}") from None
+    if not data.strip():
+        raise UnusableFile(f"{path}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise UnusableFile(f"{path}: this is a binary file, not CSV text")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a spreadsheet's UTF-8 byte order mark
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UnusableFile(
+            f"{path}: not UTF-8 text (byte {e.start}); save it as 'CSV UTF-8' and try again"
+        ) from None
+
+
+def _reader(
+    path: Path, text: str, expected: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row, after checking the header."""
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = ","
+    if "," not in first_line and ";" in first_line:
+        delimiter = ";"  # a spreadsheet in a locale that writes ; between columns
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        raise UnusableFile(f"{path}:1: cannot read the header: {e}") from None
+    missing = [c for c in expected if c not in header]
+    unknown = [c for c in header if c not in expected]
+    if missing or unknown or len(set(header)) != len(header):
+        parts = []
+        if missing:
+            parts.append("missing columns: " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown columns: " + ", ".join(unknown[:5]))
+        if len(set(header)) != len(header):
+            parts.append("a column appears twice")
+        raise UnusableFile(f"{path}:1: not the posturetest interchange format ({'; '.join(parts)})")
+    width = len(header)
+    try:
+        for values in reader:
+            if not values:
+                continue
+            if len(values) != width:
+                yield reader.line_num, {"": f"{len(values)} cells, the header has {width}"}
+                continue
+            yield reader.line_num, dict(zip(header, values, strict=True))
+    except csv.Error as e:
+        raise UnusableFile(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+
+
+# -- checking one row ------------------------------------------------------------------------
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _check_cell(f: Field, raw: str) -> tuple[object, str | None]:
+    """The typed value (None for empty) and a problem, if any."""
+    if raw == "":
+        return None, ("required, but empty" if f.required else None)
+    if f.type == "integer":
+        if not re.fullmatch(r"-?\d+", raw):
+            return None, f"{raw!r} is not a whole number"
+        value: object = int(raw)
+        if f.minimum is not None and int(raw) < f.minimum:
+            return None, f"{raw} is below {f.minimum}"
+        if f.maximum is not None and int(raw) > f.maximum:
+            return None, f"{raw} is above {f.maximum}"
+        return value, None
+    if f.type == "datetime":
+        try:
+            datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return None, f"{raw!r} is not a UTC time like 2026-11-24T09:15:00Z"
+        return raw, None
+    if f.enum and raw not in f.enum:
+        return None, f"{raw!r} is not one of {', '.join(f.enum)}"
+    if f.pattern:
+        pattern = _PATTERNS.setdefault(f.pattern, re.compile(f.pattern))
+        if not pattern.fullmatch(raw):
+            return None, f"{raw!r} does not match the expected form"
+    return raw, None
+
+
+def check_row(
+    fields: tuple[Field, ...], row: dict[str, str]
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    values: dict[str, object] = {}
+    problems: list[tuple[str, str]] = []
+    for f in fields:
+        value, problem = _check_cell(f, row[f.name])
+        values[f.name] = value
+        if problem:
+            problems.append((f.name, problem))
+    return values, problems
+
+
+def check_trial_rules(values: dict[str, object]) -> list[tuple[str, str]]:
+    """What the protocol says about one trial beyond single cells."""
+    problems = []
+    outcome = values["outcome"]
+    if outcome == "stopped" and values["stop_reason"] is None:
+        problems.append(("stop_reason", "a stopped trial needs a reason"))
+    if outcome != "stopped" and values["stop_reason"] is not None:
+        problems.append(("stop_reason", f"only a stopped trial has a reason (outcome {outcome})"))
+    if outcome == "rated":
+        for name in REQUIRED_WHEN_RATED:
+            if values[name] is None:
+                problems.append((name, "a rated trial needs this rating"))
+    elif outcome in ("stopped", "skipped"):
+        for name in RATINGS:
+            if values[name] is not None:
+                problems.append((name, f"a {outcome} trial has no ratings"))
+    return problems
+
+
+# -- the whole file --------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """What is being imported: trials always; rankings and sessions from a data package."""
+
+    trials: Path
+    rankings: Path | None = None
+    sessions: Path | None = None
+    label: str = ""
+
+
+def locate(path: Path) -> Source:
+    if path.suffix.lower() == ".json" or path.name == "datapackage.json":
+        return _from_datapackage(path)
+    return Source(trials=path, label=str(path))
+
+
+def _from_datapackage(path: Path) -> Source:
+    try:
+        descriptor = json.loads(_decode(path))
+    except json.JSONDecodeError as e:
+        raise UnusableFile(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    resources = (
+        {r.get("name"): r for r in descriptor.get("resources", []) if isinstance(r, dict)}
+        if isinstance(descriptor, dict)
+        else {}
+    )
+    if "trials" not in resources or "posturetest" not in descriptor:
+        raise UnusableFile(f"{path}: not a posturetest data package (no trials resource)")
+    base = path.parent
+
+    def resource_path(name: str) -> Path | None:
+        resource = resources.get(name)
+        if resource is None:
+            return None
+        relative = resource.get("path")
+        if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in relative:
+            raise UnusableFile(f"{path}: resource {name} has an unusable path")
+        return base / relative
+
+    trials = resource_path("trials")
+    assert trials is not None
+    return Source(trials, resource_path("rankings"), resource_path("sessions"), str(path))
+
+
+@dataclass
+class _Checked:
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+    sessions: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    session_lines: dict[str, int] = field(default_factory=dict)
+    trial_ids: set[str] = field(default_factory=set)
+    seqs: set[tuple[str, int]] = field(default_factory=set)
+    trials: int = 0
+
+    def add(self, where: str, line: int, column: str, problem: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            label = f"{column}: " if column else ""
+            self.errors.append(f"{where}:{line}: {label}{problem}")
+
+
+def _typed_rows(
+    path: Path,
+    expected: tuple[str, ...],
+    fields: tuple[Field, ...],
+    checked: _Checked,
+    rules: Callable[[dict[str, object]], list[tuple[str, str]]] | None = None,
+) -> Iterator[tuple[int, dict[str, object]]]:
+    for line, row in _reader(path, _decode(path), expected):
+        if "" in row:
+            checked.add(str(path), line, "", str(row[""]))
+            continue
+        values, problems = check_row(fields, row)
+        if not problems and rules is not None:
+            problems = rules(values)
+        for column, problem in problems:
+            checked.add(str(path), line, column, problem)
+        if not problems:
+            yield line, values
+
+
+def check(source: Source) -> _Checked:
+    """First pass: every row of every file; raises ImportRefused listing the first problems."""
+    checked = _Checked()
+    where = str(source.trials)
+    for line, values in _typed_rows(
+        source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, checked, check_trial_rules
+    ):
+        trial_id, session_id = str(values["trial_id"]), str(values["session_id"])
+        if trial_id in checked.trial_ids:
+            checked.add(where, line, "trial_id", "this trial appears twice in the file")
+            continue
+        checked.trial_ids.add(trial_id)
+        key = (session_id, int(values["seq"]))  # type: ignore[call-overload]
+        if key in checked.seqs:
+            checked.add(where, line, "seq", f"session {session_id} has two trials at seq {key[1]}")
+        checked.seqs.add(key)
+        session_level = tuple(
+            str(values["subject"]).casefold() if c == "subject" else values[c]
+            for c in SESSION_LEVEL_TRIAL_COLUMNS
+        )
+        known = checked.sessions.setdefault(session_id, session_level)
+        if known != session_level:
+            column = next(
+                c
+                for c, a, b in zip(SESSION_LEVEL_TRIAL_COLUMNS, known, session_level, strict=True)
+                if a != b
+            )
+            checked.add(
+                where,
+                line,
+                column,
+                f"differs from line {checked.session_lines[session_id]} of the same session",
+            )
+        checked.session_lines.setdefault(session_id, line)
+        checked.trials += 1
+    if source.sessions is not None:
+        for line, values in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
+            sid = str(values["session_id"])
+            if sid not in checked.sessions:
+                checked.add(str(source.sessions), line, "session_id", "no trial of this session")
+    if source.rankings is not None:
+        for line, values in _typed_rows(source.rankings, RANKING_COLUMNS, RANKING_FIELDS, checked):
+            if str(values["session_id"]) not in checked.sessions:
+                checked.add(str(source.rankings), line, "session_id", "no trial of this session")
+    if checked.error_count:
+        more = checked.error_count - len(checked.errors)
+        raise ImportRefused(checked.errors + ([f"... and {more} more problems"] if more else []))
+    return checked
+
+
+def import_file(
+    store: Store, path: Path, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    """Check everything, then write everything in one transaction (or nothing)."""
+    source = locate(path)
+    checked = check(source)
+    discard = _Checked()  # second pass: rows were checked already
+    sessions = (
+        {
+            str(v["session_id"]): v
+            for _, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, discard)
+        }
+        if source.sessions is not None
+        else {}
+    )
+    writer = ImportWriter(store)
+    try:
+        with store.write():
+            batch: list[dict[str, object]] = []
+            for _, values in _typed_rows(source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, discard):
+                batch.append(values)
+                if len(batch) >= 5000:
+                    writer.add_trials(batch, sessions)
+                    if progress:
+                        progress(len(batch))
+                    batch = []
+            writer.add_trials(batch, sessions)
+            if progress and batch:
+                progress(len(batch))
+            if source.rankings is not None:
+                writer.add_rankings(
+                    [
+                        v
+                        for _, v in _typed_rows(
+                            source.rankings, RANKING_COLUMNS, RANKING_FIELDS, discard
+                        )
+                    ]
+                )
+            writer.finish()
+    except ImportConflict as e:
+        raise ImportRefused(e.problems) from None
+    assert checked.trials == writer.report.trials_added + writer.report.trials_present
+    return writer.report
