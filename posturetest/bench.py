@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +35,9 @@ SUBJECTS_PER_SESSION = 4
 
 START_TARGET_RATIO = 1.5
 CONFIRM_TARGET_MS = 5.0
+EXPORT_TARGET_RATIO = 2.0
+EXPORT_TARGET_MB = 100
+IMPORT_TARGET_ROWS_PER_S = 50_000
 
 
 def build_database(path: Path, sessions: int) -> None:
@@ -176,6 +181,63 @@ def bench_confirm(db: Path, ratings: int) -> tuple[float, float]:
     return statistics.median(timings), timings[int(len(timings) * 0.95)]
 
 
+def _run_measured(args: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, float]:
+    """(seconds, peak resident MB) of one command, measured from outside."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(
+            f"{' '.join(args[:3])}... failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+        )
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def bench_export_import(db: Path, runs: int) -> None:
+    posturetest = [sys.executable, "-m", "posturetest", "--db", str(db)]
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        print("export: the sqlite3 shell is not installed, no reference to compare with (skipped)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "trials.csv"
+        ours, theirs, peaks = [], [], []
+        for _ in range(runs):
+            seconds, _peak = _run_measured(
+                [shell, "-csv", "-header", str(db), "select * from trial_results"]
+            )
+            theirs.append(seconds)
+            seconds, peak = _run_measured(
+                [*posturetest, "export", "--format", "csv", "--out", str(out)]
+            )
+            ours.append(seconds)
+            peaks.append(peak)
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        rows = sum(1 for _ in out.open()) - 1
+        verdict = (
+            "ok"
+            if ratio <= EXPORT_TARGET_RATIO and max(peaks) <= EXPORT_TARGET_MB
+            else ("OVER TARGET")
+        )
+        print(
+            f"export --format csv of {rows:,} trials: {statistics.median(ours):.2f} s vs sqlite3 "
+            f"shell {statistics.median(theirs):.2f} s -> {ratio:.2f}x (target <= "
+            f"{EXPORT_TARGET_RATIO}x); peak memory {max(peaks):.0f} MB (target <= "
+            f"{EXPORT_TARGET_MB} MB) {verdict}"
+        )
+        target = Path(tmp) / "imported.db"
+        seconds, peak = _run_measured(
+            [sys.executable, "-m", "posturetest", "--db", str(target), "import", str(out)]
+        )
+        rate = rows / seconds
+        verdict = "ok" if rate >= IMPORT_TARGET_ROWS_PER_S else "UNDER TARGET"
+        print(
+            f"import of that export into an empty database: {seconds:.2f} s, {rate:,.0f} rows/s "
+            f"(target >= {IMPORT_TARGET_ROWS_PER_S:,}/s), peak memory {peak:.0f} MB {verdict}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sessions", type=int, default=100_000)
@@ -197,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         f"cold start to first painted home screen: posturetest {ours:.3f} s, bare Textual app "
         f"{bare:.3f} s -> {ratio:.2f}x (target <= {START_TARGET_RATIO}x) {verdict}"
     )
+
+    bench_export_import(db, max(1, args.runs // 3))
 
     median, p95 = bench_confirm(db, args.ratings)
     verdict = "ok" if median <= CONFIRM_TARGET_MS else "OVER TARGET"

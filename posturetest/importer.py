@@ -114,47 +114,96 @@ def _reader(
 # -- checking one row ------------------------------------------------------------------------
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+CellCheck = Callable[[str], tuple[object, str | None]]
+"""Raw cell text in; the typed value (None for empty) and a problem (None when fine) out."""
+
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
-def _check_cell(f: Field, raw: str) -> tuple[object, str | None]:
-    """The typed value (None for empty) and a problem, if any."""
-    if raw == "":
-        return None, ("required, but empty" if f.required else None)
+def _cell_check(f: Field) -> CellCheck:
+    """One field's check, built once: a file has hundreds of thousands of cells per field."""
+    empty: tuple[object, str | None] = (None, "required, but empty" if f.required else None)
     if f.type == "integer":
-        if not re.fullmatch(r"-?\d+", raw):
-            return None, f"{raw!r} is not a whole number"
-        value: object = int(raw)
-        if f.minimum is not None and int(raw) < f.minimum:
-            return None, f"{raw} is below {f.minimum}"
-        if f.maximum is not None and int(raw) > f.maximum:
-            return None, f"{raw} is above {f.maximum}"
-        return value, None
+        low, high = f.minimum, f.maximum
+
+        def integer(raw: str) -> tuple[object, str | None]:
+            if raw == "":
+                return empty
+            digits = raw[1:] if raw.startswith("-") else raw
+            if not (digits.isascii() and digits.isdigit()):
+                return None, f"{raw!r} is not a whole number"
+            value = int(raw)
+            if low is not None and value < low:
+                return None, f"{raw} is below {low}"
+            if high is not None and value > high:
+                return None, f"{raw} is above {high}"
+            return value, None
+
+        return integer
     if f.type == "datetime":
-        try:
-            datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ")
-        except ValueError:
-            return None, f"{raw!r} is not a UTC time like 2026-11-24T09:15:00Z"
-        return raw, None
-    if f.enum and raw not in f.enum:
-        return None, f"{raw!r} is not one of {', '.join(f.enum)}"
+        seen: set[str] = set()
+
+        def moment(raw: str) -> tuple[object, str | None]:
+            if raw == "":
+                return empty
+            if raw not in seen:
+                try:
+                    if not _DATETIME.fullmatch(raw):
+                        raise ValueError
+                    datetime.fromisoformat(raw[:-1])
+                except ValueError:
+                    return None, f"{raw!r} is not a UTC time like 2026-11-24T09:15:00Z"
+                if len(seen) < 100_000:
+                    seen.add(raw)
+            return raw, None
+
+        return moment
+    if f.enum:
+        allowed = frozenset(f.enum)
+        listed = ", ".join(f.enum)
+
+        def one_of(raw: str) -> tuple[object, str | None]:
+            if raw == "":
+                return empty
+            return (raw, None) if raw in allowed else (None, f"{raw!r} is not one of {listed}")
+
+        return one_of
     if f.pattern:
-        pattern = _PATTERNS.setdefault(f.pattern, re.compile(f.pattern))
-        if not pattern.fullmatch(raw):
+        pattern = re.compile(f.pattern)
+
+        def matching(raw: str) -> tuple[object, str | None]:
+            if raw == "":
+                return empty
+            if pattern.fullmatch(raw):
+                return raw, None
             return None, f"{raw!r} does not match the expected form"
-    return raw, None
+
+        return matching
+
+    def text(raw: str) -> tuple[object, str | None]:
+        return (None, empty[1]) if raw == "" else (raw, None)
+
+    return text
+
+
+_CHECKS: dict[int, list[tuple[str, CellCheck]]] = {}
+"""Keyed by id() of the module-level field tuples: hashing the tuple itself costs more than
+checking the row."""
 
 
 def check_row(
     fields: tuple[Field, ...], row: dict[str, str]
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    checks = _CHECKS.get(id(fields))
+    if checks is None:
+        checks = _CHECKS[id(fields)] = [(f.name, _cell_check(f)) for f in fields]
     values: dict[str, object] = {}
     problems: list[tuple[str, str]] = []
-    for f in fields:
-        value, problem = _check_cell(f, row[f.name])
-        values[f.name] = value
+    for name, check_cell in checks:
+        value, problem = check_cell(row[name])
+        values[name] = value
         if problem:
-            problems.append((f.name, problem))
+            problems.append((name, problem))
     return values, problems
 
 
@@ -261,96 +310,91 @@ def _typed_rows(
             yield line, values
 
 
-def check(source: Source) -> _Checked:
-    """First pass: every row of every file; raises ImportRefused listing the first problems."""
-    checked = _Checked()
-    where = str(source.trials)
-    for line, values in _typed_rows(
-        source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, checked, check_trial_rules
-    ):
-        trial_id, session_id = str(values["trial_id"]), str(values["session_id"])
-        if trial_id in checked.trial_ids:
-            checked.add(where, line, "trial_id", "this trial appears twice in the file")
-            continue
-        checked.trial_ids.add(trial_id)
-        key = (session_id, int(values["seq"]))  # type: ignore[call-overload]
-        if key in checked.seqs:
-            checked.add(where, line, "seq", f"session {session_id} has two trials at seq {key[1]}")
-        checked.seqs.add(key)
-        session_level = tuple(
-            str(values["subject"]).casefold() if c == "subject" else values[c]
-            for c in SESSION_LEVEL_TRIAL_COLUMNS
+def _check_trial(checked: _Checked, where: str, line: int, values: dict[str, object]) -> bool:
+    """Checks across rows: unique ids and positions, one set of session facts per session."""
+    trial_id, session_id = str(values["trial_id"]), str(values["session_id"])
+    if trial_id in checked.trial_ids:
+        checked.add(where, line, "trial_id", "this trial appears twice in the file")
+        return False
+    checked.trial_ids.add(trial_id)
+    key = (session_id, int(values["seq"]))  # type: ignore[call-overload]
+    if key in checked.seqs:
+        checked.add(where, line, "seq", f"session {session_id} has two trials at seq {key[1]}")
+        return False
+    checked.seqs.add(key)
+    session_level = tuple(
+        str(values["subject"]).casefold() if c == "subject" else values[c]
+        for c in SESSION_LEVEL_TRIAL_COLUMNS
+    )
+    known = checked.sessions.setdefault(session_id, session_level)
+    if known != session_level:
+        column = next(
+            c
+            for c, a, b in zip(SESSION_LEVEL_TRIAL_COLUMNS, known, session_level, strict=True)
+            if a != b
         )
-        known = checked.sessions.setdefault(session_id, session_level)
-        if known != session_level:
-            column = next(
-                c
-                for c, a, b in zip(SESSION_LEVEL_TRIAL_COLUMNS, known, session_level, strict=True)
-                if a != b
-            )
-            checked.add(
-                where,
-                line,
-                column,
-                f"differs from line {checked.session_lines[session_id]} of the same session",
-            )
-        checked.session_lines.setdefault(session_id, line)
-        checked.trials += 1
-    if source.sessions is not None:
-        for line, values in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
-            sid = str(values["session_id"])
-            if sid not in checked.sessions:
-                checked.add(str(source.sessions), line, "session_id", "no trial of this session")
-    if source.rankings is not None:
-        for line, values in _typed_rows(source.rankings, RANKING_COLUMNS, RANKING_FIELDS, checked):
-            if str(values["session_id"]) not in checked.sessions:
-                checked.add(str(source.rankings), line, "session_id", "no trial of this session")
-    if checked.error_count:
-        more = checked.error_count - len(checked.errors)
-        raise ImportRefused(checked.errors + ([f"... and {more} more problems"] if more else []))
-    return checked
+        first = checked.session_lines[session_id]
+        checked.add(where, line, column, f"differs from line {first} of the same session")
+        return False
+    checked.session_lines.setdefault(session_id, line)
+    checked.trials += 1
+    return True
 
 
 def import_file(
     store: Store, path: Path, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    """Check everything, then write everything in one transaction (or nothing)."""
+    """Check every row and write in the same pass, inside one transaction.
+
+    Writing stops at the first problem while checking goes on (to list up to 20 problems); any
+    problem or conflict rolls the whole transaction back, so nothing is ever half-imported.
+    """
     source = locate(path)
-    checked = check(source)
-    discard = _Checked()  # second pass: rows were checked already
-    sessions = (
-        {
-            str(v["session_id"]): v
-            for _, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, discard)
-        }
-        if source.sessions is not None
-        else {}
-    )
+    checked = _Checked()
+    sessions: dict[str, dict[str, object]] = {}
+    if source.sessions is not None:
+        for _, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
+            sessions[str(v["session_id"])] = v
     writer = ImportWriter(store)
+    where = str(source.trials)
     try:
-        with store.write():
+        with store.write(), store.large_cache():
             batch: list[dict[str, object]] = []
-            for _, values in _typed_rows(source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, discard):
-                batch.append(values)
-                if len(batch) >= 5000:
-                    writer.add_trials(batch, sessions)
-                    if progress:
-                        progress(len(batch))
-                    batch = []
-            writer.add_trials(batch, sessions)
-            if progress and batch:
-                progress(len(batch))
+            for line, values in _typed_rows(
+                source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, checked, check_trial_rules
+            ):
+                if _check_trial(checked, where, line, values) and not checked.error_count:
+                    batch.append(values)
+                    if len(batch) >= 5000:
+                        writer.add_trials(batch, sessions)
+                        if progress:
+                            progress(len(batch))
+                        batch = []
+            if not checked.error_count:
+                writer.add_trials(batch, sessions)
+                if progress and batch:
+                    progress(len(batch))
+            for sid in sessions:
+                if sid not in checked.sessions:
+                    checked.add(str(source.sessions), 0, "session_id", f"{sid}: no trial of it")
             if source.rankings is not None:
-                writer.add_rankings(
-                    [
-                        v
-                        for _, v in _typed_rows(
-                            source.rankings, RANKING_COLUMNS, RANKING_FIELDS, discard
+                rankings = []
+                for line, values in _typed_rows(
+                    source.rankings, RANKING_COLUMNS, RANKING_FIELDS, checked
+                ):
+                    if str(values["session_id"]) not in checked.sessions:
+                        checked.add(
+                            str(source.rankings), line, "session_id", "no trial of this session"
                         )
-                    ]
+                    rankings.append(values)
+                if not checked.error_count:
+                    writer.add_rankings(rankings)
+            if checked.error_count:
+                more = checked.error_count - len(checked.errors)
+                raise ImportRefused(
+                    checked.errors + ([f"... and {more} more problems"] if more else [])
                 )
             writer.finish()
     except ImportConflict as e:
         raise ImportRefused(e.problems) from None
-    assert checked.trials == writer.report.trials_added + writer.report.trials_present
     return writer.report

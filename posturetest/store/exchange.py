@@ -248,6 +248,8 @@ class ImportWriter:
         self.report = ImportReport()
         self.conflicts: list[str] = []
         self._known_sessions: set[str] = set()
+        self._subjects: dict[str, str] | None = None
+        self._next_enrolment = 0
         self._derived: list[str] = []
         """Sessions created from trial rows alone: their plan facts are derived at the end."""
 
@@ -255,101 +257,123 @@ class ImportWriter:
         self.conflicts.append(message)
 
     def _subject_id(self, code: str) -> str:
-        row = self.conn.execute(
-            "SELECT subject_id FROM subjects WHERE code = ?", (code,)
-        ).fetchone()
-        if row:
-            return str(row[0])
-        index = self.conn.execute(
-            "SELECT coalesce(max(enrolment_index) + 1, 0) FROM subjects"
-        ).fetchone()[0]
+        """The id of the subject with this code (any case), enrolling it if new."""
+        if self._subjects is None:
+            self._subjects = {
+                c.casefold(): i
+                for c, i in self.conn.execute("SELECT code, subject_id FROM subjects")
+            }
+            self._next_enrolment = self.conn.execute(
+                "SELECT coalesce(max(enrolment_index) + 1, 0) FROM subjects"
+            ).fetchone()[0]
+        known = self._subjects.get(code.casefold())
+        if known is not None:
+            return known
         subject_id = new_id()
         self.conn.execute(
             "INSERT INTO subjects (subject_id, code, enrolment_index, created_at) VALUES (?,?,?,?)",
-            (subject_id, code, index, utc_now()),
+            (subject_id, code, self._next_enrolment, utc_now()),
         )
+        self._next_enrolment += 1
+        self._subjects[code.casefold()] = subject_id
         self.report.subjects_added += 1
         return subject_id
 
-    def _session(self, trial: dict[str, object], full: dict[str, object] | None) -> None:
-        session_id = str(trial["session_id"])
-        self._known_sessions.add(session_id)
-        existing = self.conn.execute(
-            "SELECT sub.code, s.tester, s.station, s.position, s.order_scheme, s.started_at, "
-            "s.status, s.protocol_version FROM sessions s JOIN subjects sub "
-            "ON sub.subject_id = s.subject_id WHERE s.session_id = ?",
-            (session_id,),
-        ).fetchone()
-        if existing is not None:
-            for column, old in zip(_SESSION_LEVEL, existing, strict=True):
-                if not _same(old, trial[column], column):
-                    self._conflict(
-                        f"session {session_id}: {column} is {old!r} in the database but "
-                        f"{trial[column]!r} in the file"
-                    )
-            self.report.sessions_present += 1
-            return
-        if full is not None:
-            for column in _SESSION_LEVEL:
-                theirs = full[_SESSION_COLUMN_OF.get(column, column)]
-                if not _same(theirs, trial[column], column):
-                    self._conflict(
-                        f"session {session_id}: {column} is {theirs!r} in sessions.csv but "
-                        f"{trial[column]!r} in trials.csv"
-                    )
-        values = (
-            dict(full)
-            if full is not None
-            else {
-                "order_seed": None,
-                "tests": str(trial["test"]),
-                "repetitions": 1,
-                "blind": 0,
-                "record_effort": 0,
-                "record_discomfort": 0,
-                "ended_at": None,
-                "safety_passed": 1,
-                "cleared_by": None,
-            }
-        )
-        if full is None:
-            self._derived.append(session_id)
-        self.conn.execute(
+    def _sessions(
+        self, firsts: dict[str, dict[str, object]], full: dict[str, dict[str, object]]
+    ) -> None:
+        """Sessions first met in this batch: compare the stored ones, insert the new ones."""
+        ids = list(firsts)
+        existing: dict[str, tuple[object, ...]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.conn.execute(
+                "SELECT s.session_id, sub.code, s.tester, s.station, s.position, s.order_scheme, "
+                "s.started_at, s.status, s.protocol_version FROM sessions s JOIN subjects sub "
+                "ON sub.subject_id = s.subject_id "
+                f"WHERE s.session_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                existing[row[0]] = row[1:]
+        new_rows = []
+        for session_id, trial in firsts.items():
+            self._known_sessions.add(session_id)
+            stored = existing.get(session_id)
+            if stored is not None:
+                for column, old in zip(_SESSION_LEVEL, stored, strict=True):
+                    if not _same(old, trial[column], column):
+                        self._conflict(
+                            f"session {session_id}: {column} is {old!r} in the database but "
+                            f"{trial[column]!r} in the file"
+                        )
+                self.report.sessions_present += 1
+                continue
+            described = full.get(session_id)
+            if described is not None:
+                for column in _SESSION_LEVEL:
+                    theirs = described[_SESSION_COLUMN_OF.get(column, column)]
+                    if not _same(theirs, trial[column], column):
+                        self._conflict(
+                            f"session {session_id}: {column} is {theirs!r} in sessions.csv but "
+                            f"{trial[column]!r} in trials.csv"
+                        )
+                values = described
+            else:
+                values = {
+                    "order_seed": None,
+                    "tests": str(trial["test"]),
+                    "repetitions": 1,
+                    "blind": 0,
+                    "record_effort": 0,
+                    "record_discomfort": 0,
+                    "ended_at": None,
+                    "safety_passed": 1,
+                    "cleared_by": None,
+                }
+                self._derived.append(session_id)
+            new_rows.append(
+                (
+                    session_id,
+                    self._subject_id(str(trial["subject"])),
+                    trial["tester"] or "",
+                    trial["station"] or "",
+                    trial["position"],
+                    trial["order_scheme"],
+                    values["order_seed"],
+                    values["tests"],
+                    values["repetitions"],
+                    values["blind"],
+                    values["record_effort"],
+                    values["record_discomfort"],
+                    trial["protocol_version"],
+                    trial["session_started_at"],
+                    values["ended_at"],
+                    trial["session_status"],
+                    values["safety_passed"],
+                    values["cleared_by"],
+                )
+            )
+        self.conn.executemany(
             "INSERT INTO sessions (session_id, subject_id, tester, station, position, order_scheme,"
             " order_seed, tests, repetitions, blind, record_effort, record_discomfort,"
             " protocol_version, started_at, ended_at, status, safety_passed, cleared_by)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                session_id,
-                self._subject_id(str(trial["subject"])),
-                trial["tester"] or "",
-                trial["station"] or "",
-                trial["position"],
-                trial["order_scheme"],
-                values["order_seed"],
-                values["tests"],
-                values["repetitions"],
-                values["blind"],
-                values["record_effort"],
-                values["record_discomfort"],
-                trial["protocol_version"],
-                trial["session_started_at"],
-                values["ended_at"],
-                trial["session_status"],
-                values["safety_passed"],
-                values["cleared_by"],
-            ),
+            new_rows,
         )
-        self.report.sessions_added += 1
+        self.report.sessions_added += len(new_rows)
 
     def add_trials(
         self, batch: list[dict[str, object]], sessions: dict[str, dict[str, object]]
     ) -> None:
         if not batch:
             return
+        firsts: dict[str, dict[str, object]] = {}
         for trial in batch:
-            if str(trial["session_id"]) not in self._known_sessions:
-                self._session(trial, sessions.get(str(trial["session_id"])))
+            session_id = str(trial["session_id"])
+            if session_id not in self._known_sessions and session_id not in firsts:
+                firsts[session_id] = trial
+        if firsts:
+            self._sessions(firsts, sessions)
         ids = [str(t["trial_id"]) for t in batch]
         existing: dict[str, tuple[object, ...]] = {}
         for start in range(0, len(ids), 500):
