@@ -64,13 +64,20 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     sys.exit(code)
 
 
-def open_store_or_fail(db_path: Path | None) -> Store:
-    """The database named by --db / POSTURETEST_DB / the default, or one line and exit 2."""
+def open_store_or_fail(db_path: Path | None, *, must_exist: bool = False) -> Store:
+    """The database named by --db / POSTURETEST_DB / the default, or one line and exit 2.
+
+    Commands that only read (export, datasette-metadata) refuse a path with no database
+    instead of creating an empty one.
+    """
     from posturetest.config import default_db_path
     from posturetest.store import StoreError, open_store
 
+    path = Path(db_path or default_db_path())
+    if must_exist and not path.exists():
+        fail(f"{path} does not exist (no database there)")
     try:
-        return open_store(db_path or default_db_path())
+        return open_store(path)
     except StoreError as e:
         fail(str(e))
         raise  # unreachable: fail() exits
@@ -165,7 +172,7 @@ def export(
         return
     if fmt == "datapackage" and out_path is None:
         fail("--format datapackage needs --out FOLDER")
-    store = open_store_or_fail(db_path or ctx.obj)
+    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
     selection = Selection(
         subjects=subjects,
         session_ids=session_ids,
@@ -232,7 +239,7 @@ def datasette_metadata(ctx: click.Context, db_path: Path | None) -> None:
     from posturetest.datasette import metadata
 
     path = db_path or ctx.obj or default_db_path()
-    open_store_or_fail(path).close()
+    open_store_or_fail(path, must_exist=True).close()
     click.echo(json.dumps(metadata(Path(path)), indent=2))
 
 

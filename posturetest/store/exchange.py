@@ -98,14 +98,15 @@ def _prepare_study_ids(store: Store, selection: Selection) -> str:
     if not selection.deidentify:
         return ""
     secret = store.conn.execute("SELECT value FROM meta WHERE key = 'study_secret'").fetchone()[0]
-    store.conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS study_ids (code TEXT PRIMARY KEY, study_id TEXT)"
-    )
-    store.conn.execute("DELETE FROM temp.study_ids")
-    codes = [r[0] for r in store.conn.execute("SELECT code FROM subjects")]
-    store.conn.executemany(
-        "INSERT INTO temp.study_ids VALUES (?, ?)", ((c, study_id(secret, c)) for c in codes)
-    )
+    with store.write():  # committed at once: a temp table, but still a write on this connection
+        store.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS study_ids (code TEXT PRIMARY KEY, study_id TEXT)"
+        )
+        store.conn.execute("DELETE FROM temp.study_ids")
+        codes = [r[0] for r in store.conn.execute("SELECT code FROM subjects")]
+        store.conn.executemany(
+            "INSERT INTO temp.study_ids VALUES (?, ?)", ((c, study_id(secret, c)) for c in codes)
+        )
     return " JOIN temp.study_ids sid ON sid.code = {subject}"
 
 
@@ -460,23 +461,29 @@ class ImportWriter:
 
     def finish(self) -> None:
         """Fill in what trial rows alone imply about new sessions; refuse on any conflict."""
-        for session_id in self._derived:
+        if self._derived:
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS derived (id TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM temp.derived")
+            self.conn.executemany(
+                "INSERT INTO temp.derived VALUES (?)", ((i,) for i in self._derived)
+            )
             self.conn.execute(
-                """UPDATE sessions SET
+                """UPDATE sessions AS s SET
                     tests = (SELECT group_concat(test, ',') FROM (SELECT test, min(seq) AS first
-                        FROM trials WHERE session_id = :id GROUP BY test ORDER BY first)),
-                    repetitions = (SELECT max(rep) FROM trials WHERE session_id = :id),
-                    record_effort = (SELECT count(tester_effort) > 0 FROM trials
-                        WHERE session_id = :id),
-                    record_discomfort = (SELECT count(discomfort) > 0 FROM trials
-                        WHERE session_id = :id),
+                        FROM trials t WHERE t.session_id = s.session_id GROUP BY test
+                        ORDER BY first)),
+                    repetitions = (SELECT max(rep) FROM trials t
+                        WHERE t.session_id = s.session_id),
+                    record_effort = (SELECT count(tester_effort) > 0 FROM trials t
+                        WHERE t.session_id = s.session_id),
+                    record_discomfort = (SELECT count(discomfort) > 0 FROM trials t
+                        WHERE t.session_id = s.session_id),
                     ended_at = CASE WHEN status = 'in_progress' THEN NULL ELSE
-                        (SELECT max(rated_at) FROM trials WHERE session_id = :id) END,
+                        (SELECT max(rated_at) FROM trials t WHERE t.session_id = s.session_id) END,
                     safety_passed = CASE WHEN status = 'stopped' AND NOT EXISTS (SELECT 1
-                        FROM trials WHERE session_id = :id AND outcome IN ('rated', 'stopped'))
-                        THEN 0 ELSE 1 END
-                WHERE session_id = :id""",
-                {"id": session_id},
+                        FROM trials t WHERE t.session_id = s.session_id
+                        AND outcome IN ('rated', 'stopped')) THEN 0 ELSE 1 END
+                WHERE s.session_id IN (SELECT id FROM temp.derived)"""
             )
         if self.conflicts:
             shown = self.conflicts[:20]
