@@ -274,9 +274,18 @@ def import_command(ctx: click.Context, db_path: Path | None, path: Path) -> None
     if not path.exists():
         fail(f"{path} does not exist")
     store = open_store_or_fail(db_path or ctx.obj)
-    with store:
+
+    def rows_in_file() -> int:
+        trials = path.parent / "trials.csv" if path.suffix.lower() == ".json" else path
         try:
-            report = import_file(store, path)
+            with trials.open("rb") as f:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        except OSError:
+            return 0
+
+    with store, progress_bar(rows_in_file, "Importing") as progress:
+        try:
+            report = import_file(store, path, progress)
         except UnusableFile as e:
             fail(f"{e.problems[0]} (nothing was imported)")
         except ImportRefused as e:
