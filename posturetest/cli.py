@@ -279,7 +279,8 @@ def import_command(ctx: click.Context, db_path: Path | None, path: Path) -> None
         trials = path.parent / "trials.csv" if path.suffix.lower() == ".json" else path
         try:
             with trials.open("rb") as f:
-                return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            return max(0, lines - 1)  # the header
         except OSError:
             return 0
 
