@@ -243,6 +243,13 @@ def datasette_metadata(ctx: click.Context, db_path: Path | None) -> None:
     click.echo(json.dumps(metadata(Path(path)), indent=2))
 
 
+def refuse(problems: list[str], outcome: str) -> None:
+    """Rows refused: one line per problem, then what happened, exit 1."""
+    for problem in problems:
+        click.echo(problem, err=True)
+    fail(outcome, EXIT_REFUSED)
+
+
 def _print_report(report: ImportReport, what: str) -> None:
     if not report.changed:
         click.echo(
@@ -290,10 +297,7 @@ def import_command(ctx: click.Context, db_path: Path | None, path: Path) -> None
         except UnusableFile as e:
             fail(f"{e.problems[0]} (nothing was imported)")
         except ImportRefused as e:
-            for problem in e.problems:
-                click.echo(problem, err=True)
-            click.echo("posturetest: nothing was imported", err=True)
-            sys.exit(EXIT_REFUSED)
+            refuse(e.problems, "nothing was imported")
     _print_report(report, f"Imported {path}")
 
 
@@ -322,8 +326,5 @@ def merge(ctx: click.Context, db_path: Path | None, others: tuple[Path, ...]) ->
         except StoreError as e:
             fail(str(e))
         except ImportConflict as e:
-            for problem in e.problems:
-                click.echo(problem, err=True)
-            click.echo("posturetest: nothing was merged", err=True)
-            sys.exit(EXIT_REFUSED)
+            refuse(e.problems, "nothing was merged")
     _print_report(report, f"Merged {len(others)} database(s)")

@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from posturetest.domain import PROTOCOL_VERSION
-from posturetest.domain.interchange import RANKING_FIELDS, SESSION_FIELDS, TRIAL_FIELDS, Field
+from posturetest.domain.interchange import (
+    RANKING_FIELDS,
+    SESSION_FIELDS,
+    TRIAL_FIELDS,
+    TRIAL_TABLE_COLUMNS,
+    Field,
+)
 
 _UNITS = {
     "tester_stability": "points (0-10)",
@@ -58,23 +64,7 @@ def metadata(db_path: Path) -> dict[str, Any]:
                         "columns": {
                             f.name: f.description
                             for f in TRIAL_FIELDS
-                            if f.name
-                            in {
-                                "trial_id",
-                                "session_id",
-                                "test",
-                                "posture",
-                                "rep",
-                                "seq",
-                                "outcome",
-                                "stop_reason",
-                                "tester_stability",
-                                "subject_ease",
-                                "discomfort",
-                                "tester_effort",
-                                "rated_at",
-                                "note",
-                            }
+                            if f.name in TRIAL_TABLE_COLUMNS
                         },
                         "units": dict(_UNITS),
                     },

@@ -278,3 +278,5 @@ RANKING_COLUMNS: tuple[str, ...] = tuple(f.name for f in RANKING_FIELDS)
 SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in SESSION_FIELDS)
 SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[1:10]
 """The columns of a trial row that describe its session: equal on every row of one session."""
+TRIAL_TABLE_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[:2] + TRIAL_COLUMNS[10:]
+"""The columns of a trial row stored in the trials table itself."""

@@ -18,6 +18,7 @@ from posturetest.domain.interchange import (
     RANKING_FIELDS,
     SESSION_FIELDS,
     TRIAL_FIELDS,
+    TRIAL_TABLE_COLUMNS,
     Field,
 )
 from posturetest.store.opening import open_readonly
@@ -214,22 +215,7 @@ _SESSION_LEVEL = (
     "protocol_version",
 )
 _SESSION_COLUMN_OF = {"session_started_at": "started_at", "session_status": "status"}
-_TRIAL_COLUMNS = (
-    "trial_id",
-    "session_id",
-    "seq",
-    "test",
-    "posture",
-    "rep",
-    "outcome",
-    "stop_reason",
-    "tester_stability",
-    "subject_ease",
-    "discomfort",
-    "tester_effort",
-    "rated_at",
-    "note",
-)
+_TRIAL_COLUMNS = TRIAL_TABLE_COLUMNS
 
 
 def _same(a: object, b: object, column: str) -> bool:
