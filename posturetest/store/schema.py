@@ -92,9 +92,9 @@ CREATE TABLE sessions (
     safety_passed INTEGER NOT NULL DEFAULT 0 CHECK (safety_passed IN (0, 1)),
     cleared_by TEXT
 );
-CREATE INDEX sessions_by_start ON sessions(started_at DESC, session_id);
-CREATE INDEX sessions_by_subject ON sessions(subject_id, started_at DESC);
-CREATE INDEX sessions_unfinished ON sessions(status, started_at DESC)
+CREATE INDEX sessions_by_start ON sessions(started_at, session_id);
+CREATE INDEX sessions_by_subject ON sessions(subject_id, started_at);
+CREATE INDEX sessions_unfinished ON sessions(status, started_at)
     WHERE status = 'in_progress';
 
 CREATE TABLE safety_answers (
@@ -146,6 +146,8 @@ CREATE TABLE corrections (
 );
 CREATE INDEX corrections_by_trial ON corrections(trial_id);
 
+-- Sessions are the outer loop (CROSS JOIN fixes the order), walked by sessions_by_start, so
+-- reading the view in start order needs no sort of all its rows.
 CREATE VIEW trial_results AS
 SELECT
     t.trial_id,
@@ -170,8 +172,8 @@ SELECT
     t.tester_effort,
     t.rated_at,
     t.note
-FROM trials t
-JOIN sessions s ON s.session_id = t.session_id
+FROM sessions s
+CROSS JOIN trials t ON t.session_id = s.session_id
 JOIN subjects sub ON sub.subject_id = s.subject_id;
 """
 
