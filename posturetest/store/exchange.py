@@ -72,18 +72,23 @@ def study_id(secret: str, code: str) -> str:
 
 
 def _csv_expr(f: Field, column: str, selection: Selection) -> str:
+    """One cell as printf's argument (NULL prints as empty), quoted only where it must be."""
     if selection.deidentify and f.identifying:
-        return "''"
+        return "NULL"
     if f.name == "subject" and selection.deidentify:
         return "sid.study_id"
     if f.name in _FREE_TEXT:
         quoted = "'\"' || replace({c}, '\"', '\"\"') || '\"'".format(c=column)
         needs_quotes = f"{column} GLOB '*[\",' || char(10) || char(13) || ']*'"
-        return (
-            f"CASE WHEN {column} IS NULL THEN '' "
-            f"WHEN {needs_quotes} THEN {quoted} ELSE {column} END"
-        )
-    return f"coalesce({column}, '')"
+        return f"CASE WHEN {needs_quotes} THEN {quoted} ELSE {column} END"
+    return column
+
+
+def _csv_line(fields: tuple[Field, ...], prefix: str, selection: Selection) -> str:
+    """A CSV line built by SQLite's printf: about twice as fast as || with coalesce."""
+    template = ",".join(["%s"] * len(fields))
+    cells = ", ".join(_csv_expr(f, f"{prefix}.{f.name}", selection) for f in fields)
+    return f"printf('{template}', {cells})"
 
 
 def _json_expr(f: Field, column: str, selection: Selection) -> str:
@@ -125,7 +130,7 @@ def trial_lines(store: Store, selection: Selection, *, fmt: str) -> Iterator[lis
         "r.session_started_at", "r.session_status", "r.session_id", "r.subject"
     )
     if fmt == "csv":
-        body = " || ',' || ".join(_csv_expr(f, f"r.{f.name}", selection) for f in TRIAL_FIELDS)
+        body = _csv_line(TRIAL_FIELDS, "r", selection)
     else:
         body = (
             "json_object("
@@ -159,7 +164,7 @@ FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
 def session_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     join = _prepare_study_ids(store, selection).format(subject="x.subject")
     where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
-    body = " || ',' || ".join(_csv_expr(f, f"x.{f.name}", selection) for f in SESSION_FIELDS)
+    body = _csv_line(SESSION_FIELDS, "x", selection)
     sql = (
         f"SELECT {body} FROM ({_SESSION_SOURCE}) x{join}{where} ORDER BY x.started_at, x.session_id"
     )
@@ -168,7 +173,7 @@ def session_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
 
 def ranking_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
-    body = " || ',' || ".join(_csv_expr(f, f"k.{f.name}", selection) for f in RANKING_FIELDS)
+    body = _csv_line(RANKING_FIELDS, "k", selection)
     sql = (
         f"SELECT {body} FROM rankings k JOIN ({_SESSION_SOURCE}) x ON x.session_id = k.session_id"
         f"{where} ORDER BY x.started_at, k.session_id, k.test, k.role, k.rank"
