@@ -352,9 +352,11 @@ def import_file(
     source = locate(path)
     checked = _Checked()
     sessions: dict[str, dict[str, object]] = {}
+    described_at: dict[str, int] = {}
     if source.sessions is not None:
-        for _, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
+        for line, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
             sessions[str(v["session_id"])] = v
+            described_at[str(v["session_id"])] = line
     writer = ImportWriter(store)
     where = str(source.trials)
     try:
@@ -374,9 +376,9 @@ def import_file(
                 writer.add_trials(batch, sessions)
                 if progress and batch:
                     progress(len(batch))
-            for sid in sessions:
+            for sid, line in described_at.items():
                 if sid not in checked.sessions:
-                    checked.add(str(source.sessions), 0, "session_id", f"{sid}: no trial of it")
+                    checked.add(str(source.sessions), line, "session_id", "no trial of this session")
             if source.rankings is not None:
                 rankings = []
                 for line, values in _typed_rows(
