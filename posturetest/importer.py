@@ -378,7 +378,9 @@ def import_file(
                     progress(len(batch))
             for sid, line in described_at.items():
                 if sid not in checked.sessions:
-                    checked.add(str(source.sessions), line, "session_id", "no trial of this session")
+                    checked.add(
+                        str(source.sessions), line, "session_id", "no trial of this session"
+                    )
             if source.rankings is not None:
                 rankings = []
                 for line, values in _typed_rows(
