@@ -31,6 +31,8 @@ from posturetest.store import Store
 from posturetest.store.exchange import ImportConflict, ImportReport, ImportWriter
 
 MAX_ERRORS = 20
+SQLITE_INTEGER = 2**63
+"""SQLite stores whole numbers in 64 bits."""
 RATINGS = ("tester_stability", "subject_ease", "discomfort", "tester_effort")
 REQUIRED_WHEN_RATED = ("tester_stability", "subject_ease")
 
@@ -60,12 +62,12 @@ def _decode(path: Path) -> str:
         raise UnusableFile(f"{path}: is a folder; give a CSV file or a datapackage.json") from None
     except OSError as e:
         raise UnusableFile(f"{path}: cannot read it: {e.strerror or e}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a spreadsheet's UTF-8 byte order mark
     if not data.strip():
         raise UnusableFile(f"{path}: the file is empty")
     if b"\x00" in data[:8192]:
         raise UnusableFile(f"{path}: this is a binary file, not CSV text")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a spreadsheet's UTF-8 byte order mark
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -100,13 +102,15 @@ def _reader(
         raise UnusableFile(f"{path}:1: not the posturetest interchange format ({'; '.join(parts)})")
     width = len(header)
     try:
+        starts = reader.line_num + 1
         for values in reader:
+            line, starts = starts, reader.line_num + 1  # a quoted line break spans lines
             if not values:
                 continue
             if len(values) != width:
-                yield reader.line_num, {"": f"{len(values)} cells, the header has {width}"}
+                yield line, {"": f"{len(values)} cells, the header has {width}"}
                 continue
-            yield reader.line_num, dict(zip(header, values, strict=True))
+            yield line, dict(zip(header, values, strict=True))
     except csv.Error as e:
         raise UnusableFile(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
 
@@ -133,6 +137,8 @@ def _cell_check(f: Field) -> CellCheck:
             if not (digits.isascii() and digits.isdigit()):
                 return None, f"{raw!r} is not a whole number"
             value = int(raw)
+            if not -SQLITE_INTEGER <= value < SQLITE_INTEGER:
+                return None, f"{raw} is far too large"
             if low is not None and value < low:
                 return None, f"{raw} is below {low}"
             if high is not None and value > high:
@@ -383,6 +389,7 @@ def import_file(
                     )
             if source.rankings is not None:
                 rankings = []
+                ranked: set[tuple[object, ...]] = set()
                 for line, values in _typed_rows(
                     source.rankings, RANKING_COLUMNS, RANKING_FIELDS, checked
                 ):
@@ -390,6 +397,17 @@ def import_file(
                         checked.add(
                             str(source.rankings), line, "session_id", "no trial of this session"
                         )
+                    person = (values["session_id"], values["test"], values["role"])
+                    for column in ("posture", "rank"):
+                        key = (*person, column, values[column])
+                        if key in ranked:
+                            checked.add(
+                                str(source.rankings),
+                                line,
+                                column,
+                                f"{values[column]} appears twice in one person's ranking",
+                            )
+                        ranked.add(key)
                     rankings.append(values)
                 if not checked.error_count:
                     writer.add_rankings(rankings)

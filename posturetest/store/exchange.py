@@ -420,7 +420,7 @@ class ImportWriter:
                     self.conn.execute(
                         "INSERT INTO rankings (session_id, test, role, posture, rank, ranked_at) "
                         "VALUES (?,?,?,?,?,?)",
-                        (*key, r["rank"], now),
+                        (*key, r["rank"], r.get("ranked_at") or now),
                     )
                 except sqlite3.IntegrityError as e:
                     self._conflict(f"ranking {'/'.join(map(str, key))}: {e}")
@@ -494,9 +494,11 @@ def _rows_as_dicts(conn: sqlite3.Connection, sql: str) -> Iterator[list[dict[str
 
 def merge_databases(store: Store, others: list[Path]) -> ImportReport:
     """Bring other stations' databases in by UUID, all in one transaction, or nothing."""
-    sources = [open_readonly(path) for path in others]
+    sources: list[sqlite3.Connection] = []
     writer = ImportWriter(store)
     try:
+        for path in others:
+            sources.append(open_readonly(path))
         with store.write():
             for conn in sources:
                 sessions = {
@@ -509,7 +511,7 @@ def merge_databases(store: Store, others: list[Path]) -> ImportReport:
                 ):
                     writer.add_trials(batch, sessions)
                 for batch in _rows_as_dicts(
-                    conn, "SELECT session_id, test, role, posture, rank FROM rankings"
+                    conn, "SELECT session_id, test, role, posture, rank, ranked_at FROM rankings"
                 ):
                     writer.add_rankings(batch)
                 writer.add_audit(conn)

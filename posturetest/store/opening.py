@@ -36,12 +36,31 @@ def _check_file(path: Path) -> bool:
         return True
     try:
         with path.open("rb") as f:
-            header = f.read(len(SQLITE_HEADER))
+            header = f.read(100)
     except OSError as e:
         raise StoreError(f"cannot read {_describe(path)}: {e.strerror or e}") from None
-    if header and header != SQLITE_HEADER:
+    if header and not header.startswith(SQLITE_HEADER):
         raise StoreError(f"{_describe(path)} is not a SQLite database (refused, left untouched)")
+    if len(header) == 100:
+        # Refuse from the file header alone where it can: opening a write-ahead-log database,
+        # even read-only, would create its -wal and -shm files beside it.
+        version = int.from_bytes(header[60:64], "big")
+        app_id = int.from_bytes(header[68:72], "big")
+        if app_id not in (0, APPLICATION_ID):
+            raise StoreError(
+                f"{_describe(path)} is a SQLite database but not a posturetest one; refused, "
+                "left untouched"
+            )
+        if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
+            raise StoreError(_newer(_describe(path), version))
     return False
+
+
+def _newer(where: str, version: int) -> str:
+    return (
+        f"{where} was written by a newer posturetest (schema {version}; this version reads "
+        f"up to {SCHEMA_VERSION}); refused, left untouched. Upgrade posturetest to open it."
+    )
 
 
 def _create_owner_only(path: Path) -> None:
@@ -70,10 +89,7 @@ def _inspect(conn: sqlite3.Connection, where: str) -> int:
             f"{where} is a SQLite database but not a posturetest one; refused, left untouched"
         )
     if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{where} was written by a newer posturetest (schema {version}; this version reads "
-            f"up to {SCHEMA_VERSION}); refused, left untouched. Upgrade posturetest to open it."
-        )
+        raise StoreError(_newer(where, version))
     return version
 
 
