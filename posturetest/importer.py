@@ -8,14 +8,15 @@ with the same values is already present, with other values it is a conflict and 
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from posturetest.domain.interchange import (
     RANKING_COLUMNS,
@@ -76,15 +77,53 @@ def _decode(path: Path) -> str:
         ) from None
 
 
-def _reader(
-    path: Path, text: str, expected: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str]]]:
+HEAD_BYTES = 1 << 16
+
+
+def _open_text(path: Path) -> tuple[TextIO, str]:
+    """The file as streamed text (a byte order mark skipped), and its first line.
+
+    Only the head is read here, so memory stays small whatever the size; the same checks as
+    `_decode` apply to it, and a bad byte further on is reported while reading.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+            complete = not f.read(1)
+    except IsADirectoryError:
+        raise UnusableFile(f"{path}: is a folder; give a CSV file or a datapackage.json") from None
+    except OSError as e:
+        raise UnusableFile(f"{path}: cannot read it: {e.strerror or e}") from None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if complete and not head.strip():
+        raise UnusableFile(f"{path}: the file is empty")
+    if b"\x00" in head[:8192]:
+        raise UnusableFile(f"{path}: this is a binary file, not CSV text")
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+    except UnicodeDecodeError as e:
+        raise UnusableFile(
+            f"{path}: not UTF-8 text (byte {e.start}); save it as 'CSV UTF-8' and try again"
+        ) from None
+    stream = path.open("r", encoding="utf-8-sig", newline="")
+    return stream, text.split("\n", 1)[0].rstrip("\r")
+
+
+def _reader(path: Path, expected: tuple[str, ...]) -> Iterator[tuple[int, list[str] | str]]:
     """(line number, row) for each data row, after checking the header."""
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    stream, first_line = _open_text(path)
+    with stream:
+        yield from _rows(path, stream, first_line, expected)
+
+
+def _rows(
+    path: Path, stream: TextIO, first_line: str, expected: tuple[str, ...]
+) -> Iterator[tuple[int, list[str] | str]]:
     delimiter = ","
     if "," not in first_line and ";" in first_line:
         delimiter = ";"  # a spreadsheet in a locale that writes ; between columns
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except csv.Error as e:
@@ -101,6 +140,8 @@ def _reader(
             parts.append("a column appears twice")
         raise UnusableFile(f"{path}:1: not the posturetest interchange format ({'; '.join(parts)})")
     width = len(header)
+    in_order = tuple(header) == expected
+    order = [header.index(c) for c in expected]
     try:
         starts = reader.line_num + 1
         for values in reader:
@@ -108,11 +149,15 @@ def _reader(
             if not values:
                 continue
             if len(values) != width:
-                yield line, {"": f"{len(values)} cells, the header has {width}"}
+                yield line, f"{len(values)} cells, the header has {width}"
                 continue
-            yield line, dict(zip(header, values, strict=True))
+            yield line, values if in_order else [values[i] for i in order]
     except csv.Error as e:
         raise UnusableFile(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+    except UnicodeDecodeError:
+        raise UnusableFile(
+            f"{path}:{reader.line_num + 1}: not UTF-8 text; save it as 'CSV UTF-8' and try again"
+        ) from None
 
 
 # -- checking one row ------------------------------------------------------------------------
@@ -198,15 +243,16 @@ checking the row."""
 
 
 def check_row(
-    fields: tuple[Field, ...], row: dict[str, str]
+    fields: tuple[Field, ...], row: list[str]
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """Cells in the order of `fields`: their typed values by name, and any problems."""
     checks = _CHECKS.get(id(fields))
     if checks is None:
         checks = _CHECKS[id(fields)] = [(f.name, _cell_check(f)) for f in fields]
     values: dict[str, object] = {}
     problems: list[tuple[str, str]] = []
-    for name, check_cell in checks:
-        value, problem = check_cell(row[name])
+    for (name, check_cell), raw in zip(checks, row, strict=True):
+        value, problem = check_cell(raw)
         values[name] = value
         if problem:
             problems.append((name, problem))
@@ -303,9 +349,9 @@ def _typed_rows(
     checked: _Checked,
     rules: Callable[[dict[str, object]], list[tuple[str, str]]] | None = None,
 ) -> Iterator[tuple[int, dict[str, object]]]:
-    for line, row in _reader(path, _decode(path), expected):
-        if "" in row:
-            checked.add(str(path), line, "", str(row[""]))
+    for line, row in _reader(path, expected):
+        if isinstance(row, str):
+            checked.add(str(path), line, "", row)
             continue
         values, problems = check_row(fields, row)
         if not problems and rules is not None:
