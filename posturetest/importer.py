@@ -242,13 +242,18 @@ _CHECKS: dict[int, list[tuple[str, CellCheck]]] = {}
 checking the row."""
 
 
+def _cell_checks(fields: tuple[Field, ...]) -> list[tuple[str, CellCheck]]:
+    checks = _CHECKS.get(id(fields))
+    if checks is None:
+        checks = _CHECKS[id(fields)] = [(f.name, _cell_check(f)) for f in fields]
+    return checks
+
+
 def check_row(
     fields: tuple[Field, ...], row: list[str]
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Cells in the order of `fields`: their typed values by name, and any problems."""
-    checks = _CHECKS.get(id(fields))
-    if checks is None:
-        checks = _CHECKS[id(fields)] = [(f.name, _cell_check(f)) for f in fields]
+    checks = _cell_checks(fields)
     values: dict[str, object] = {}
     problems: list[tuple[str, str]] = []
     for (name, check_cell), raw in zip(checks, row, strict=True):
@@ -342,17 +347,55 @@ class _Checked:
             self.errors.append(f"{where}:{line}: {label}{problem}")
 
 
+Rules = Callable[[dict[str, object]], list[tuple[str, str]]]
+BATCH_ROWS = 2000
+
+
 def _typed_rows(
     path: Path,
     expected: tuple[str, ...],
     fields: tuple[Field, ...],
     checked: _Checked,
-    rules: Callable[[dict[str, object]], list[tuple[str, str]]] | None = None,
+    rules: Rules | None = None,
 ) -> Iterator[tuple[int, dict[str, object]]]:
+    """Checked rows with typed values; problems go to `checked`.
+
+    Rows are checked a batch at a time, column by column (one regular expression or one set
+    operation per column instead of a function call per cell); a batch with any problem is
+    checked again row by row, so every problem is reported with its own line and words.
+    """
+    lines: list[int] = []
+    rows: list[list[str]] = []
     for line, row in _reader(path, expected):
         if isinstance(row, str):
             checked.add(str(path), line, "", row)
             continue
+        lines.append(line)
+        rows.append(row)
+        if len(rows) >= BATCH_ROWS:
+            yield from _typed_batch(path, fields, checked, rules, lines, rows)
+            lines, rows = [], []
+    yield from _typed_batch(path, fields, checked, rules, lines, rows)
+
+
+def _typed_batch(
+    path: Path,
+    fields: tuple[Field, ...],
+    checked: _Checked,
+    rules: Rules | None,
+    lines: list[int],
+    rows: list[list[str]],
+) -> Iterator[tuple[int, dict[str, object]]]:
+    if not rows:
+        return
+    typed = _typed_columns(fields, rows)
+    if typed is not None:
+        names = [f.name for f in fields]
+        batch = [dict(zip(names, values, strict=True)) for values in zip(*typed, strict=True)]
+        if rules is None or not any(rules(values) for values in batch):
+            yield from zip(lines, batch, strict=True)
+            return
+    for line, row in zip(lines, rows, strict=True):
         values, problems = check_row(fields, row)
         if not problems and rules is not None:
             problems = rules(values)
@@ -360,6 +403,54 @@ def _typed_rows(
             checked.add(str(path), line, column, problem)
         if not problems:
             yield line, values
+
+
+_COLUMN_PATTERNS: dict[int, re.Pattern[str]] = {}
+
+
+def _column_pattern(f: Field, cell: str) -> re.Pattern[str]:
+    """Every cell of a column, joined by line breaks, as one match: fine cells, or empty ones
+    where the field may be empty."""
+    key = id(f)
+    pattern = _COLUMN_PATTERNS.get(key)
+    if pattern is None:
+        one = f"(?:{cell})" if f.required else f"(?:{cell})?"
+        pattern = _COLUMN_PATTERNS[key] = re.compile(f"{one}(?:\n{one})*", re.ASCII)
+    return pattern
+
+
+def _typed_columns(fields: tuple[Field, ...], rows: list[list[str]]) -> list[list[object]] | None:
+    """The batch's typed columns, or None when any cell needs a closer look."""
+    columns: list[list[object]] = []
+    for f, cells in zip(fields, zip(*rows, strict=True), strict=True):
+        if f.type == "integer":
+            if not _column_pattern(f, "-?[0-9]{1,19}").fullmatch("\n".join(cells)):
+                return None
+            numbers = [int(c) if c else None for c in cells]
+            present = [n for n in numbers if n is not None]
+            if present and (
+                (f.minimum is not None and min(present) < f.minimum)
+                or (f.maximum is not None and max(present) > f.maximum)
+                or not -SQLITE_INTEGER <= min(present) <= max(present) < SQLITE_INTEGER
+            ):
+                return None
+            columns.append(list(numbers))
+            continue
+        if f.type == "datetime":
+            check = _cell_checks(fields)[fields.index(f)][1]
+            if any(check(c)[1] for c in set(cells)):
+                return None
+        elif f.enum:
+            allowed = set(f.enum) if f.required else {*f.enum, ""}
+            if not allowed.issuperset(cells):
+                return None
+        elif f.pattern:
+            if not _column_pattern(f, f.pattern).fullmatch("\n".join(cells)):
+                return None
+        elif f.required and "" in cells:
+            return None
+        columns.append([c or None for c in cells])
+    return columns
 
 
 def _check_trial(checked: _Checked, where: str, line: int, values: dict[str, object]) -> bool:
