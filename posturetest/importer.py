@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -453,6 +454,50 @@ def _typed_columns(fields: tuple[Field, ...], rows: list[list[str]]) -> list[lis
     return columns
 
 
+_SESSION_FACTS = operator.itemgetter(*SESSION_LEVEL_TRIAL_COLUMNS)
+
+
+def _check_trials(
+    checked: _Checked, where: str, batch: list[tuple[int, dict[str, object]]]
+) -> list[dict[str, object]]:
+    """Cross-row checks for a batch at once (set operations); row by row if anything is off."""
+    ids = [str(v["trial_id"]) for _, v in batch]
+    seqs = [(str(v["session_id"]), v["seq"]) for _, v in batch]
+    facts: dict[str, tuple[int, tuple[object, ...]]] = {}
+    clean = (
+        len(set(ids)) == len(ids)
+        and checked.trial_ids.isdisjoint(ids)
+        and len(set(seqs)) == len(seqs)
+        and checked.seqs.isdisjoint(seqs)
+    )
+    if clean:
+        for line, values in batch:
+            session_id = str(values["session_id"])
+            first = facts.get(session_id)
+            session_level = _SESSION_FACTS(values)
+            if first is None:
+                facts[session_id] = (line, session_level)
+            elif first[1] != session_level:
+                clean = False
+                break
+    if clean:
+        for session_id, (line, session_level) in facts.items():
+            folded = (session_level[0], str(session_level[1]).casefold(), *session_level[2:])
+            known = checked.sessions.get(session_id)
+            if known is None:
+                checked.sessions[session_id] = folded
+                checked.session_lines[session_id] = line
+            elif known != folded:
+                clean = False
+                break
+    if not clean:
+        return [v for line, v in batch if _check_trial(checked, where, line, v)]
+    checked.trial_ids.update(ids)
+    checked.seqs.update(seqs)  # type: ignore[arg-type]
+    checked.trials += len(batch)
+    return [v for _, v in batch]
+
+
 def _check_trial(checked: _Checked, where: str, line: int, values: dict[str, object]) -> bool:
     """Checks across rows: unique ids and positions, one set of session facts per session."""
     trial_id, session_id = str(values["trial_id"]), str(values["session_id"])
@@ -504,21 +549,23 @@ def import_file(
     where = str(source.trials)
     try:
         with store.write(), store.large_cache():
-            batch: list[dict[str, object]] = []
+            pending: list[tuple[int, dict[str, object]]] = []
+
+            def flush() -> None:
+                good = _check_trials(checked, where, pending)
+                if not checked.error_count:
+                    writer.add_trials(good, sessions)
+                    if progress and good:
+                        progress(len(good))
+                pending.clear()
+
             for line, values in _typed_rows(
                 source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, checked, check_trial_rules
             ):
-                if _check_trial(checked, where, line, values) and not checked.error_count:
-                    batch.append(values)
-                    if len(batch) >= 5000:
-                        writer.add_trials(batch, sessions)
-                        if progress:
-                            progress(len(batch))
-                        batch = []
-            if not checked.error_count:
-                writer.add_trials(batch, sessions)
-                if progress and batch:
-                    progress(len(batch))
+                pending.append((line, values))
+                if len(pending) >= 5000:
+                    flush()
+            flush()
             for sid, line in described_at.items():
                 if sid not in checked.sessions:
                     checked.add(

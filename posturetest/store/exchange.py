@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import operator
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -377,8 +378,9 @@ class ImportWriter:
             ):
                 existing[row[0]] = row
         new_rows = []
+        table_row = operator.itemgetter(*_TRIAL_COLUMNS)
         for trial in batch:
-            row = tuple(trial[c] for c in _TRIAL_COLUMNS)
+            row = table_row(trial)
             old = existing.get(str(trial["trial_id"]))
             if old is None:
                 new_rows.append(row)
