@@ -328,3 +328,197 @@ def merge(ctx: click.Context, db_path: Path | None, others: tuple[Path, ...]) ->
         except ImportConflict as e:
             refuse(e.problems, "nothing was merged")
     _print_report(report, f"Merged {len(others)} database(s)")
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder to write the data package into (created if missing).",
+)
+@click.option(
+    "--subjects",
+    type=click.IntRange(1, 10_000),
+    default=40,
+    show_default=True,
+    help="How many synthetic subjects.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2026,
+    show_default=True,
+    help="Seed of the generator: the same seed and subjects give byte-identical files.",
+)
+def sample(out_dir: Path, subjects: int, seed: int) -> None:
+    """Write a synthetic study (not real data) as an export data package.
+
+    Made-up subjects (SYN-001, ...) take both tests in balanced posture orders, with realistic
+    noise, tester bias, rater disagreement and a few stopped trials. The package is labelled
+    SYNTHETIC and imports like any export: try the commands, the notebook and the charts on it.
+    """
+    from posturetest.sample import write_sample
+
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"{out_dir} exists and is not a folder")
+    try:
+        write_sample(out_dir, subjects, seed)
+    except OSError as e:
+        fail(f"cannot write {out_dir}: {e.strerror or e}")
+    click.echo(f"Wrote a synthetic study of {subjects} subjects to {out_dir}/", err=True)
+
+
+@main.command()
+@db_option
+@selection_options
+@click.argument("kind", type=click.Choice(["compare", "agreement", "history", "order"]))
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="The chart file: .png, .svg or .pdf.",
+)
+@click.pass_context
+def plot(
+    ctx: click.Context,
+    db_path: Path | None,
+    subjects: tuple[str, ...],
+    session_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    complete_only: bool,
+    kind: str,
+    out_path: Path,
+) -> None:
+    """Draw a chart of the ratings as PNG, SVG or PDF.
+
+    \b
+    compare    per test, both ratings by posture: every subject, the spread,
+               and the mean with its 95% confidence interval
+    agreement  subject ease against tester stability, per test and posture
+    history    one subject's sessions over time (needs --subject CODE)
+    order      mean rating by the trial's position within its test
+
+    Only rated trials count. Each posture has the same colour in every chart.
+    """
+    from posturetest import plots  # matplotlib itself loads only when a chart is drawn
+    from posturetest.store.exchange import Selection
+
+    try:
+        plots.chart_format(out_path)
+    except ValueError as e:
+        fail(str(e))
+    if kind == "history":
+        if len(subjects) != 1:
+            fail("plot history needs one --subject CODE")
+        if session_ids or since or until or complete_only:
+            fail("plot history takes only --subject: it shows every session of that subject")
+    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    selection = Selection(
+        subjects=subjects,
+        session_ids=session_ids,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        complete_only=complete_only,
+    )
+    with store:
+        if kind == "history":
+            figure = plots.history(store, subjects[0])
+        else:
+            draw = {"compare": plots.compare, "agreement": plots.agreement, "order": plots.order}
+            figure = draw[kind](store, selection)
+    try:
+        plots.save(figure, out_path)
+    except OSError as e:
+        fail(f"cannot write {out_path}: {e.strerror or e}")
+    click.echo(f"Wrote {out_path}", err=True)
+
+
+@main.command()
+@db_option
+@click.argument("session_id", metavar="SESSION_ID")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE.pdf",
+    help="The report file (PDF).",
+)
+@click.pass_context
+def report(ctx: click.Context, db_path: Path | None, session_id: str, out_path: Path) -> None:
+    """Write a one-page PDF report of one session, to hand to the subject.
+
+    Who, when and in which position; the ratings by test and posture with a chart; both
+    rankings; which posture held best, in plain words; and a note that this is not a diagnosis.
+    """
+    from posturetest.report import write_report
+    from posturetest.store import RecordError
+
+    if out_path.suffix.lower() != ".pdf":
+        fail(f"{out_path.name}: the report is written as a .pdf file")
+    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    with store:
+        try:
+            store.session(session_id)
+        except RecordError:
+            fail(f"no session {session_id} in {store.path}")
+        try:
+            write_report(store, session_id, out_path)
+        except OSError as e:
+            fail(f"cannot write {out_path}: {e.strerror or e}")
+    click.echo(f"Wrote {out_path}", err=True)
+
+
+@main.command("stats")
+@db_option
+@selection_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A readable table with one sentence per comparison, or JSON for scripts.",
+)
+@click.pass_context
+def stats_command(
+    ctx: click.Context,
+    db_path: Path | None,
+    subjects: tuple[str, ...],
+    session_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    complete_only: bool,
+    fmt: str,
+) -> None:
+    """Compare the postures per test and rating, and how subject and tester agree.
+
+    One value per subject and posture (the mean of their rated trials); subjects missing a
+    posture are left out and counted. Per posture n, median, mean and 95% CI; the Friedman
+    test with Kendall's W; pairwise Wilcoxon signed-rank tests with Holm correction; the
+    Spearman agreement of subject ease and tester stability; ratings by position.
+    """
+    import json
+
+    from posturetest import stats as statistics
+    from posturetest.store.exchange import Selection
+
+    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    selection = Selection(
+        subjects=subjects,
+        session_ids=session_ids,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        complete_only=complete_only,
+    )
+    with store:
+        result = statistics.compute(store, selection)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        click.echo(statistics.format_text(result), nl=False)

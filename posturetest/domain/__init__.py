@@ -12,6 +12,7 @@ from posturetest.domain.plan import (
 from posturetest.domain.protocol import (
     ORDER_SCHEME_LABELS,
     POSITION_LABELS,
+    POSTURE_COLOURS,
     POSTURES,
     PROTOCOL_VERSION,
     STOP_REASON_LABELS,
@@ -62,6 +63,7 @@ __all__ = [
     "ORDER_SCHEME_LABELS",
     "POSITION_LABELS",
     "POSTURES",
+    "POSTURE_COLOURS",
     "POSTURE_ORDERS",
     "PROTOCOL_VERSION",
     "REQUIRED_SCALES",

@@ -151,6 +151,13 @@ TESTS: dict[StressTest, TestCard] = {
     ),
 }
 
+POSTURE_COLOURS: dict[Posture, str] = {
+    Posture.LIGAMENT: "#E69F00",  # Okabe-Ito orange
+    Posture.MUSCLE: "#56B4E9",  # Okabe-Ito sky blue
+    Posture.SKELETON: "#009E73",  # Okabe-Ito bluish green
+}
+"""One colour per posture in every chart, terminal or image; safe for colour-blind readers."""
+
 POSITION_LABELS: dict[Position, str] = {
     Position.SITTING: "Sitting",
     Position.STANDING: "Standing",

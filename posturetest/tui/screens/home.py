@@ -75,6 +75,13 @@ class HomeScreen(AppScreen):
             id="newer",
             priority=True,
         ),
+        Binding(
+            "s",
+            "results",
+            "Results",
+            tooltip="Statistics over all complete sessions, or one subject's history",
+            id="results",
+        ),
         Binding("q", "app.quit", "Quit", tooltip="Leave the app", id="home-quit", show=False),
     ]
 
@@ -161,6 +168,11 @@ class HomeScreen(AppScreen):
     def _find_changed(self, event: Input.Changed) -> None:
         self._subject = event.value.strip()
         self.reload()
+
+    def action_results(self) -> None:
+        from posturetest.tui.screens.results import ResultsScreen
+
+        self.app.push_screen(ResultsScreen())
 
     def action_new_session(self) -> None:
         from posturetest.tui.screens.setup import SetupScreen

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
 from rich.table import Table
@@ -16,22 +19,22 @@ from posturetest.domain import (
     TESTS,
     Outcome,
     Role,
+    Session,
     SessionStatus,
     TestSummary,
     summarise,
 )
+from posturetest.store import Store
 from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.widgets.chart import ComparisonChart
 from posturetest.tui.widgets.keybar import KeyBar
 
-BAR_WIDTH = 10
 
-
-def bar(value: float | None) -> Text:
-    """A mean on the 0-10 scale as a short bar with its number."""
+def mean_cell(value: float | None) -> Text:
+    """A mean for the table (the chart above draws it)."""
     if value is None:
         return Text("–", style="dim")
-    filled = round(value / 10 * BAR_WIDTH)
-    return Text("█" * filled + "░" * (BAR_WIDTH - filled) + f" {value:4.1f}")
+    return Text(f"{value:.1f}", justify="right")
 
 
 def ranking_text(summary: TestSummary, role: Role) -> str:
@@ -41,11 +44,86 @@ def ranking_text(summary: TestSummary, role: Role) -> str:
     return " > ".join(POSTURES[p].label.split(" ")[0] for p in order)
 
 
+def output_name(session: Session, kind: str, suffix: str) -> Path:
+    """Where a saved file goes: the folder the app was started from, named so it sorts."""
+    folder = Path(os.environ.get("POSTURETEST_OUTPUT_DIR") or Path.cwd())
+    return (
+        folder
+        / f"{session.subject}_{session.started_at[:10]}_{session.session_id[:8]}_{kind}{suffix}"
+    )
+
+
 class SummaryScreen(SessionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c",
+            "save_chart",
+            "Save chart",
+            tooltip="Save the comparison as a PNG image",
+            id="save-chart",
+        ),
+        Binding(
+            "r",
+            "save_report",
+            "Save report",
+            tooltip="Save a one-page PDF report to hand to the subject",
+            id="save-report",
+        ),
+        Binding(
+            "e",
+            "save_export",
+            "Export CSV",
+            tooltip="Save this session's trials as CSV (the interchange format)",
+            id="save-export",
+        ),
         Binding("escape", "leave", "Home", tooltip="Back to the list of sessions", id="leave"),
         Binding("h", "leave", "Home", show=False),
     ]
+
+    def action_save_chart(self) -> None:
+        self._save("chart", ".png")
+
+    def action_save_report(self) -> None:
+        self._save("report", ".pdf")
+
+    def action_save_export(self) -> None:
+        self._save("trials", ".csv")
+
+    def _save(self, kind: str, suffix: str) -> None:
+        target = output_name(self.session, kind, suffix)
+        self.notify(f"Saving {target.name}...", timeout=2)
+        self.run_worker(
+            partial(self._write, kind, target), thread=True, group="save", name=f"save-{kind}"
+        )
+
+    def _write(self, kind: str, target: Path) -> None:
+        """In a worker thread: matplotlib and the report take a second or two."""
+        path = self.store.path
+        store = Store(path) if path != ":memory:" else self.store
+        try:
+            if kind == "chart":
+                from posturetest import plots
+
+                plots.save(plots.session_chart(store, self.session_id), target)
+            elif kind == "report":
+                from posturetest.report import write_report
+
+                write_report(store, self.session_id, target)
+            else:
+                from posturetest.export import write_csv
+                from posturetest.store.exchange import Selection
+
+                with target.open("w", encoding="utf-8", newline="") as out:
+                    write_csv(store, Selection(session_ids=(self.session_id,)), out)
+        except Exception as e:  # any failure becomes a notice, never a crash
+            self.app.call_from_thread(
+                self.notify, f"Could not save {target.name}: {e}", severity="error", timeout=10
+            )
+            return
+        finally:
+            if store is not self.store:
+                store.close()
+        self.app.call_from_thread(self.notify, f"Saved {target}", timeout=8)
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -68,6 +146,8 @@ class SummaryScreen(SessionScreen):
                     classes="explain",
                 )
             stopped = [t for t in trials if t.outcome is Outcome.STOPPED]
+            if any(row.n_rated for s in summaries for row in s.postures):
+                yield ComparisonChart(summaries, id="comparison")
             for summary in summaries:
                 yield Static(self._test_table(summary), classes="summary-table")
                 yield Static(self._verdict(summary), classes="explain")
@@ -89,7 +169,7 @@ class SummaryScreen(SessionScreen):
         for row in summary.postures:
             table.add_row(
                 POSTURES[row.posture].label,
-                *[bar(row.means[s.name]) for s in self.session.scales],
+                *[mean_cell(row.means[s.name]) for s in self.session.scales],
                 str(row.n_rated),
             )
         return table
