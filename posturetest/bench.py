@@ -262,6 +262,12 @@ def main(argv: list[str] | None = None) -> None:
 
     bench_export_import(db, max(1, args.runs // 3))
 
+    from posturetest.bench_plots import bench_plot
+    from posturetest.bench_results import bench_stats
+
+    bench_stats(db)
+    bench_plot(db)
+
     median, p95 = bench_confirm(db, args.ratings)
     verdict = "ok" if median <= CONFIRM_TARGET_MS else "OVER TARGET"
     print(

@@ -22,8 +22,9 @@ RATINGS: tuple[str, ...] = ("subject_ease", "tester_stability")
 """The two ratings every rated trial has, in the order results show them."""
 
 TESTS: tuple[str, ...] = tuple(sorted(t.value for t in StressTest))
+"""Alphabetical (anterior, vertical), the order of every row this module returns."""
 POSTURES: tuple[str, ...] = tuple(sorted(p.value for p in Posture))
-"""Alphabetical, the order of every row this module returns (ligament, muscle, skeleton)."""
+"""Alphabetical (ligament, muscle, skeleton), the order of every row this module returns."""
 
 BATCH = 5000
 
@@ -309,7 +310,9 @@ def _float(value: object) -> float | None:
 
 
 __all__ = [
+    "POSTURES",
     "RATINGS",
+    "TESTS",
     "best_posture_agreement",
     "order_effect",
     "rating_grid",
