@@ -245,6 +245,12 @@ class ImportWriter:
         self._next_enrolment = 0
         self._derived: list[str] = []
         """Sessions created from trial rows alone: their plan facts are derived at the end."""
+        self._started_empty = not self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM trials)"
+        ).fetchone()[0]
+        """Into an empty database only this import's own rows can already be there, so only
+        those need looking up (a large import skips 600,000 index lookups)."""
+        self._added_trials: set[str] = set()
 
     def _conflict(self, message: str) -> None:
         self.conflicts.append(message)
@@ -368,6 +374,8 @@ class ImportWriter:
         if firsts:
             self._sessions(firsts, sessions)
         ids = [str(t["trial_id"]) for t in batch]
+        if self._started_empty:
+            ids = [i for i in ids if i in self._added_trials]
         existing: dict[str, tuple[object, ...]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -406,6 +414,8 @@ class ImportWriter:
                 "the same position (seq) under another id"
             )
             return
+        if self._started_empty:
+            self._added_trials.update(str(row[0]) for row in new_rows)
         self.report.trials_added += len(new_rows)
 
     def add_rankings(self, rows: list[dict[str, object]]) -> None:
@@ -460,23 +470,29 @@ class ImportWriter:
             self.conn.executemany(
                 "INSERT INTO temp.derived VALUES (?)", ((i,) for i in self._derived)
             )
+            # One pass over the new sessions' trials, then one UPDATE ... FROM.
             self.conn.execute(
                 """UPDATE sessions AS s SET
-                    tests = (SELECT group_concat(test, ',') FROM (SELECT test, min(seq) AS first
-                        FROM trials t WHERE t.session_id = s.session_id GROUP BY test
-                        ORDER BY first)),
-                    repetitions = (SELECT max(rep) FROM trials t
-                        WHERE t.session_id = s.session_id),
-                    record_effort = (SELECT count(tester_effort) > 0 FROM trials t
-                        WHERE t.session_id = s.session_id),
-                    record_discomfort = (SELECT count(discomfort) > 0 FROM trials t
-                        WHERE t.session_id = s.session_id),
-                    ended_at = CASE WHEN status = 'in_progress' THEN NULL ELSE
-                        (SELECT max(rated_at) FROM trials t WHERE t.session_id = s.session_id) END,
-                    safety_passed = CASE WHEN status = 'stopped' AND NOT EXISTS (SELECT 1
-                        FROM trials t WHERE t.session_id = s.session_id
-                        AND outcome IN ('rated', 'stopped')) THEN 0 ELSE 1 END
-                WHERE s.session_id IN (SELECT id FROM temp.derived)"""
+                    tests = agg.tests, repetitions = agg.repetitions,
+                    record_effort = agg.record_effort, record_discomfort = agg.record_discomfort,
+                    ended_at = CASE WHEN s.status = 'in_progress' THEN NULL ELSE agg.last END,
+                    safety_passed = CASE WHEN s.status = 'stopped' AND agg.done = 0
+                        THEN 0 ELSE 1 END
+                FROM (
+                    SELECT t.session_id,
+                        CASE WHEN count(DISTINCT t.test) = 1 THEN min(t.test)
+                            WHEN min(CASE WHEN t.test = 'vertical' THEN t.seq END)
+                                < min(CASE WHEN t.test = 'anterior' THEN t.seq END)
+                            THEN 'vertical,anterior' ELSE 'anterior,vertical' END AS tests,
+                        max(t.rep) AS repetitions,
+                        count(t.tester_effort) > 0 AS record_effort,
+                        count(t.discomfort) > 0 AS record_discomfort,
+                        max(t.rated_at) AS last,
+                        sum(t.outcome IN ('rated', 'stopped')) AS done
+                    FROM temp.derived d JOIN trials t ON t.session_id = d.id
+                    GROUP BY t.session_id
+                ) AS agg
+                WHERE s.session_id = agg.session_id"""
             )
         if self.conflicts:
             shown = self.conflicts[:20]
