@@ -13,7 +13,7 @@ from posturetest.tui.app import PostureTestApp
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.results import ResultsScreen
 from posturetest.tui.screens.summary import SummaryScreen
-from posturetest.tui.widgets.chart import ComparisonChart, hbar
+from posturetest.tui.widgets.chart import ComparisonChart, TestChart, rgb
 from tests.conftest import SIZE, notices, rate_trials, session_pilot, started_session
 from tests.test_tui_flow import screen_text
 
@@ -28,11 +28,9 @@ def complete_session(store: Store, subject: str = "S-014") -> str:
     return session_id
 
 
-def test_bars_have_eighth_cell_resolution() -> None:
-    assert hbar(10, cells=4) == "████"
-    assert hbar(5, cells=4) == "██"
-    assert hbar(0, cells=4) == ""
-    assert hbar(1.25, cells=4) == "▌"
+def test_posture_colours_are_the_okabe_ito_ones() -> None:
+    assert rgb("#E69F00") == (230, 159, 0)
+    assert rgb("#009E73", 0.5) == (0, 79, 58)
 
 
 async def test_summary_draws_the_comparison_with_the_means(store: Store) -> None:
@@ -41,7 +39,12 @@ async def test_summary_draws_the_comparison_with_the_means(store: Store) -> None
         assert isinstance(app.screen, SummaryScreen)
         chart = app.screen.query_one(ComparisonChart)
         text = screen_text(app)
-        assert "Vertical test" in text and "Anterior test" in text
+        assert "Vertical test: mean 0-10" in text and "Anterior test: mean 0-10" in text
+        assert len(chart.query(TestChart)) == 2
+        # the table of means sits below the charts: scroll down as a user would
+        app.screen.query_one("#summary").scroll_end(animate=False)
+        await pilot.pause()
+        text = screen_text(app)
         # rate_trials gives ligament 3, muscle 5, skeleton 8 (subject one less)
         for value in ("3.0", "5.0", "8.0", "2.0", "4.0", "7.0"):
             assert value in text

@@ -1,10 +1,14 @@
-"""The comparison drawn in the terminal: for each test, both ratings per posture as bars."""
+"""The comparison drawn in the terminal: for each test, both mean ratings per posture as bars.
+
+Drawn with textual-plotext (a plotext canvas as a Textual widget), in the same posture colours
+as the image charts: the tester's bar in full colour, the subject's beside it in a darker shade.
+"""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.text import Text
-from textual.widget import Widget
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual_plotext import PlotextPlot
 
 from posturetest.domain import (
     POSTURE_COLOURS,
@@ -12,67 +16,69 @@ from posturetest.domain import (
     SUBJECT_EASE,
     TESTER_STABILITY,
     TESTS,
-    Scale,
     TestSummary,
 )
 
-BAR_CELLS = 40
-"""Cells for the whole 0-10 range."""
-EIGHTHS = " ▏▎▍▌▋▊▉"
+RGB = tuple[int, int, int]
 
 
-def hbar(value: float, cells: int = BAR_CELLS, maximum: float = 10) -> str:
-    """A horizontal bar with eighth-of-a-cell resolution."""
-    eighths = round(max(0.0, min(value, maximum)) / maximum * cells * 8)
-    full, part = divmod(eighths, 8)
-    return "█" * full + (EIGHTHS[part] if part else "")
+def rgb(hex_colour: str, shade: float = 1.0) -> RGB:
+    """'#E69F00' as an (r, g, b) tuple, optionally darkened (shade < 1)."""
+    value = hex_colour.lstrip("#")
+    r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+    return round(r * shade), round(g * shade), round(b * shade)
 
 
-class ComparisonChart(Widget):
-    """Mean tester stability and subject ease per posture, one block per test.
+class TestChart(PlotextPlot):
+    """One test: per posture, the tester's mean stability and the subject's mean ease (0-10)."""
 
-    Drawn with Rich text rather than a plotting library: it renders anywhere Textual does,
-    costs nothing at start-up, and uses the same posture colours as the image charts.
+    __test__ = False  # not a pytest test class
+
+    DEFAULT_CSS = """
+    TestChart {
+        height: 14;
+    }
     """
+
+    def __init__(self, summary: TestSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+    def on_mount(self) -> None:
+        plt = self.plt
+        ticks, labels = [], []
+        for i, row in enumerate(self.summary.postures):
+            left = i * 3 + 1
+            colour = POSTURE_COLOURS[row.posture]
+            for offset, scale, shade in ((0, TESTER_STABILITY, 1.0), (1, SUBJECT_EASE, 0.6)):
+                value = row.means.get(scale.name)
+                if value is not None:
+                    plt.bar([left + offset], [value], color=rgb(colour, shade), width=0.8)
+            ticks.append(left + 0.5)
+            labels.append(POSTURES[row.posture].label)
+        plt.xticks(ticks, labels)
+        plt.yticks([0, 2, 4, 6, 8, 10])
+        plt.ylim(0, 10)
+        plt.xlim(0, len(self.summary.postures) * 3)
+        plt.title(
+            f"{TESTS[self.summary.test].label}: mean 0-10, tester (left bar) and subject (right)"
+        )
+
+
+class ComparisonChart(Vertical):
+    """One chart per test, stacked."""
 
     DEFAULT_CSS = """
     ComparisonChart {
         height: auto;
-        padding: 0 1;
         margin: 1 0 0 0;
     }
     """
-
-    SCALES: tuple[Scale, ...] = (TESTER_STABILITY, SUBJECT_EASE)
 
     def __init__(self, summaries: list[TestSummary], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.summaries = summaries
 
-    def render(self) -> Group:
-        blocks: list[Text] = []
-        label_width = max(len(POSTURES[p].label) for p in POSTURES) + 1
+    def compose(self) -> ComposeResult:
         for summary in self.summaries:
-            block = Text()
-            block.append(f"{TESTS[summary.test].label}\n", style="bold")
-            for row in summary.postures:
-                colour = POSTURE_COLOURS[row.posture]
-                for i, scale in enumerate(self.SCALES):
-                    name = POSTURES[row.posture].label if i == 0 else ""
-                    who = "tester " if scale is TESTER_STABILITY else "subject"
-                    block.append(f"{name:<{label_width}}", style=f"bold {colour}" if name else "")
-                    block.append(f"{who} ", style="dim")
-                    value = row.means.get(scale.name)
-                    if value is None:
-                        block.append("no rated trial\n", style="dim")
-                        continue
-                    style = colour if scale is TESTER_STABILITY else f"{colour} dim"
-                    block.append(hbar(value), style=style)
-                    block.append(f" {value:.1f}\n")
-            blocks.append(block)
-        legend = Text(
-            "bars: mean 0-10 · tester = how stable and motionless · subject = how easily the "
-            "position was kept",
-            style="dim",
-        )
-        return Group(*blocks, legend)
+            yield TestChart(summary)
