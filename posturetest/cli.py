@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +18,7 @@ from posturetest.config import DB_ENV
 
 if TYPE_CHECKING:
     from posturetest.store import Store
-    from posturetest.store.exchange import ImportReport
+    from posturetest.store.exchange import ImportReport, Selection
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -83,8 +85,8 @@ def open_store_or_fail(db_path: Path | None, *, must_exist: bool = False) -> Sto
         raise  # unreachable: fail() exits
 
 
-def selection_options(f: click.decorators.FC) -> click.decorators.FC:
-    """The filters shared by export, stats and plot."""
+def selection_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The filters shared by export, stats and plot, handed to the command as one `selection`."""
     options = [
         click.option(
             "--subject",
@@ -114,9 +116,32 @@ def selection_options(f: click.decorators.FC) -> click.decorators.FC:
         ),
         click.option("--complete-only", is_flag=True, help="Only complete sessions."),
     ]
+
+    @functools.wraps(f)
+    def with_selection(
+        *args: object,
+        subjects: tuple[str, ...],
+        session_ids: tuple[str, ...],
+        since: datetime | None,
+        until: datetime | None,
+        complete_only: bool,
+        **kwargs: object,
+    ) -> None:
+        from posturetest.store.exchange import Selection
+
+        kwargs["selection"] = Selection(
+            subjects=subjects,
+            session_ids=session_ids,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            complete_only=complete_only,
+        )
+        f(*args, **kwargs)
+
+    decorated: Callable[..., None] = with_selection
     for option in reversed(options):
-        f = option(f)
-    return f
+        decorated = option(decorated)
+    return decorated
 
 
 @main.command()
@@ -145,11 +170,7 @@ def selection_options(f: click.decorators.FC) -> click.decorators.FC:
 def export(
     ctx: click.Context,
     db_path: Path | None,
-    subjects: tuple[str, ...],
-    session_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    complete_only: bool,
+    selection: Selection,
     fmt: str,
     out_path: Path | None,
     deidentify: bool,
@@ -161,7 +182,6 @@ def export(
     checks. The codebook describes every column.
     """
     from posturetest import export as exporting
-    from posturetest.store.exchange import Selection
 
     if fmt == "codebook":
         text = exporting.codebook_markdown()
@@ -173,14 +193,7 @@ def export(
     if fmt == "datapackage" and out_path is None:
         fail("--format datapackage needs --out FOLDER")
     store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
-    selection = Selection(
-        subjects=subjects,
-        session_ids=session_ids,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        complete_only=complete_only,
-        deidentify=deidentify,
-    )
+    selection = dataclasses.replace(selection, deidentify=deidentify)
     with store, progress_bar(lambda: exporting.count(store, selection), "Exporting") as progress:
         if fmt == "datapackage":
             assert out_path is not None
@@ -386,11 +399,7 @@ def sample(out_dir: Path, subjects: int, seed: int) -> None:
 def plot(
     ctx: click.Context,
     db_path: Path | None,
-    subjects: tuple[str, ...],
-    session_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    complete_only: bool,
+    selection: Selection,
     kind: str,
     out_path: Path,
 ) -> None:
@@ -413,21 +422,14 @@ def plot(
     except ValueError as e:
         fail(str(e))
     if kind == "history":
-        if len(subjects) != 1:
+        if len(selection.subjects) != 1:
             fail("plot history needs one --subject CODE")
-        if session_ids or since or until or complete_only:
+        if selection != Selection(subjects=selection.subjects):
             fail("plot history takes only --subject: it shows every session of that subject")
     store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
-    selection = Selection(
-        subjects=subjects,
-        session_ids=session_ids,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        complete_only=complete_only,
-    )
     with store:
         if kind == "history":
-            figure = plots.history(store, subjects[0])
+            figure = plots.history(store, selection.subjects[0])
         else:
             draw = {"compare": plots.compare, "agreement": plots.agreement, "order": plots.order}
             figure = draw[kind](store, selection)
@@ -489,11 +491,7 @@ def report(ctx: click.Context, db_path: Path | None, session_id: str, out_path: 
 def stats_command(
     ctx: click.Context,
     db_path: Path | None,
-    subjects: tuple[str, ...],
-    session_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-    complete_only: bool,
+    selection: Selection,
     fmt: str,
 ) -> None:
     """Compare the postures per test and rating, and how subject and tester agree.
@@ -506,16 +504,8 @@ def stats_command(
     import json
 
     from posturetest import stats as statistics
-    from posturetest.store.exchange import Selection
 
     store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
-    selection = Selection(
-        subjects=subjects,
-        session_ids=session_ids,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        complete_only=complete_only,
-    )
     with store:
         result = statistics.compute(store, selection)
     if fmt == "json":
