@@ -7,26 +7,13 @@ Run as a user runs it: a fresh interpreter, so the time includes importing numpy
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from posturetest.bench import _run_measured
 
 STATS_TARGET_S = 3.0
 STATS_TARGET_MB = 300
-
-
-def _measure(args: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak resident MB) of one command, measured from outside (os.wait4)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        error = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{' '.join(args[2:])} failed: {error.strip()}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 def bench_stats(db: Path) -> None:
@@ -34,7 +21,7 @@ def bench_stats(db: Path) -> None:
 
     Opens the database only through the command, which reads it and writes nothing.
     """
-    seconds, peak = _measure(
+    seconds, peak = _run_measured(
         [sys.executable, "-m", "posturetest", "--db", str(db), "stats", "--format", "json"]
     )
     verdict = "ok" if seconds <= STATS_TARGET_S and peak <= STATS_TARGET_MB else "OVER TARGET"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.binding import Binding, BindingType
@@ -23,6 +25,15 @@ class AppScreen(Screen[None]):
     @property
     def store(self) -> Store:
         return self.posture_app.store
+
+    @contextmanager
+    def worker_store(self) -> Iterator[Store]:
+        """A connection of its own for a worker thread, so the UI's stays free."""
+        if self.store.path == ":memory:":
+            yield self.store
+            return
+        with Store(self.store.path) as store:
+            yield store
 
     def header(self) -> AppHeader:
         return AppHeader(self.posture_app.db_label)

@@ -11,7 +11,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from posturetest.store import Store
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.keybar import KeyBar
 
@@ -75,39 +74,28 @@ class ResultsScreen(AppScreen):
             self.query_one("#results-body", Static).update(f"Loading {code}...")
             self._load_history(code)
 
-    def _own_store(self) -> Store:
-        """Workers read through their own connection; the UI's stays free."""
-        path = self.store.path
-        return Store(path) if path != ":memory:" else self.store
-
     @work(thread=True, exclusive=True, group="results")
     def _compute_all(self) -> None:
-        store = self._own_store()
         try:
             from posturetest import stats
             from posturetest.store.exchange import Selection
 
-            text = stats.format_text(stats.compute(store, Selection(complete_only=True)))
+            with self.worker_store() as store:
+                text = stats.format_text(stats.compute(store, Selection(complete_only=True)))
         except Exception as e:  # a failure becomes a message on screen, never a crash
             text = f"Could not compute the statistics: {e}"
-        finally:
-            if store is not self.store:
-                store.close()
         self.app.call_from_thread(self._show, text)
 
     @work(thread=True, exclusive=True, group="results")
     def _load_history(self, code: str) -> None:
-        store = self._own_store()
         try:
             from posturetest.store.results import subject_history
 
-            rows = subject_history(store, code)
+            with self.worker_store() as store:
+                rows = subject_history(store, code)
         except Exception as e:  # a failure becomes a message on screen, never a crash
             self.app.call_from_thread(self._show, f"Could not load {code}: {e}")
             return
-        finally:
-            if store is not self.store:
-                store.close()
         if not rows:
             self.app.call_from_thread(self._show, f"No rated trials for subject {code}.")
             return

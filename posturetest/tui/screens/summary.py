@@ -24,7 +24,6 @@ from posturetest.domain import (
     TestSummary,
     summarise,
 )
-from posturetest.store import Store
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.chart import ComparisonChart
 from posturetest.tui.widgets.keybar import KeyBar
@@ -98,31 +97,27 @@ class SummaryScreen(SessionScreen):
 
     def _write(self, kind: str, target: Path) -> None:
         """In a worker thread: matplotlib and the report take a second or two."""
-        path = self.store.path
-        store = Store(path) if path != ":memory:" else self.store
         try:
-            if kind == "chart":
-                from posturetest import plots
+            with self.worker_store() as store:
+                if kind == "chart":
+                    from posturetest import plots
 
-                plots.save(plots.session_chart(store, self.session_id), target)
-            elif kind == "report":
-                from posturetest.report import write_report
+                    plots.save(plots.session_chart(store, self.session_id), target)
+                elif kind == "report":
+                    from posturetest.report import write_report
 
-                write_report(store, self.session_id, target)
-            else:
-                from posturetest.export import write_csv
-                from posturetest.store.exchange import Selection
+                    write_report(store, self.session_id, target)
+                else:
+                    from posturetest.export import write_csv
+                    from posturetest.store.exchange import Selection
 
-                with target.open("w", encoding="utf-8", newline="") as out:
-                    write_csv(store, Selection(session_ids=(self.session_id,)), out)
+                    with target.open("w", encoding="utf-8", newline="") as out:
+                        write_csv(store, Selection(session_ids=(self.session_id,)), out)
         except Exception as e:  # any failure becomes a notice, never a crash
             self.app.call_from_thread(
                 self.notify, f"Could not save {target.name}: {e}", severity="error", timeout=10
             )
             return
-        finally:
-            if store is not self.store:
-                store.close()
         self.app.call_from_thread(self.notify, f"Saved {target}", timeout=8)
 
     def compose(self) -> ComposeResult:
