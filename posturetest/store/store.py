@@ -99,6 +99,11 @@ _TRIAL_COLUMNS = (
 )
 
 
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching text that starts with `prefix` literally."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _trial(row: Sequence[Any]) -> Trial:
     n = len(SCALES)
     return Trial(
@@ -205,10 +210,10 @@ class Store:
 
     def subject_codes(self, prefix: str = "", limit: int = 20) -> list[str]:
         """Existing codes starting with `prefix` (any case), for suggestions while typing."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _like_prefix(prefix)
         rows = self._rows(
             "SELECT code FROM subjects WHERE code LIKE ? ESCAPE '\\' ORDER BY code LIMIT ?",
-            (escaped + "%", limit),
+            (escaped, limit),
         )
         return [r[0] for r in rows]
 
@@ -343,11 +348,11 @@ class Store:
             where.append("(s.started_at, s.session_id) < (?, ?)")
             params.extend(before)
         if subject_prefix:
-            escaped = subject_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            escaped = _like_prefix(subject_prefix)
             where.append(
                 "s.subject_id IN (SELECT subject_id FROM subjects WHERE code LIKE ? ESCAPE '\\')"
             )
-            params.append(escaped + "%")
+            params.append(escaped)
         if unfinished_only:
             where.append("s.status = 'in_progress'")
         sql = _SESSION_ROW_SQL
