@@ -1,3 +1,4 @@
 from posturetest.cli import main
 
-main()
+if __name__ == "__main__":  # not when a checking process re-imports this module
+    main()

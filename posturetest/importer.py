@@ -1,24 +1,35 @@
 """Import of an export: a CSV in the interchange format, or a datapackage.json from `export`.
 
-Two passes over the file: the first checks every row and keeps only what cross-row checks need
-(so memory stays small); nothing is written unless every row is fine. The second pass writes
-everything in one transaction, comparing with what the database already holds: the same UUID
-with the same values is already present, with other values it is a conflict and nothing is kept.
+One pass over the file, a batch of rows at a time: each batch is checked (every cell, the rules
+within a row, the rules across rows) and written inside one transaction. Writing stops at the
+first problem while checking goes on, to list up to 20 problems, and any problem rolls the whole
+transaction back. Rows already in the database with the same values are already present; the
+same UUID with other values is a conflict, and nothing is kept.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import gc
+import itertools
 import json
+import marshal
 import operator
+import os
+import queue
 import re
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
+from posturetest.domain.implied import Tallies
 from posturetest.domain.interchange import (
     RANKING_COLUMNS,
     RANKING_FIELDS,
@@ -27,10 +38,19 @@ from posturetest.domain.interchange import (
     SESSION_LEVEL_TRIAL_COLUMNS,
     TRIAL_COLUMNS,
     TRIAL_FIELDS,
+    TRIAL_TABLE_COLUMNS,
     Field,
 )
 from posturetest.store import Store
-from posturetest.store.exchange import ImportConflict, ImportReport, ImportWriter
+from posturetest.store.exchange import (
+    SESSION_LEVEL,
+    TALLIED_COLUMNS,
+    ImportConflict,
+    ImportReport,
+    ImportWriter,
+    session_facts,
+    with_plans,
+)
 
 MAX_ERRORS = 20
 SQLITE_INTEGER = 2**63
@@ -111,16 +131,18 @@ def _open_text(path: Path) -> tuple[TextIO, str]:
     return stream, text.split("\n", 1)[0].rstrip("\r")
 
 
-def _reader(path: Path, expected: tuple[str, ...]) -> Iterator[tuple[int, list[str] | str]]:
-    """(line number, row) for each data row, after checking the header."""
+def _reader(
+    path: Path, expected: tuple[str, ...], checked: _Checked
+) -> Iterator[tuple[list[int], list[Sequence[str]]]]:
+    """Data rows a batch at a time, with the line each starts on, after checking the header."""
     stream, first_line = _open_text(path)
     with stream:
-        yield from _rows(path, stream, first_line, expected)
+        yield from _batches(path, stream, first_line, expected, checked)
 
 
-def _rows(
-    path: Path, stream: TextIO, first_line: str, expected: tuple[str, ...]
-) -> Iterator[tuple[int, list[str] | str]]:
+def _batches(
+    path: Path, stream: TextIO, first_line: str, expected: tuple[str, ...], checked: _Checked
+) -> Iterator[tuple[list[int], list[Sequence[str]]]]:
     delimiter = ","
     if "," not in first_line and ";" in first_line:
         delimiter = ";"  # a spreadsheet in a locale that writes ; between columns
@@ -141,18 +163,23 @@ def _rows(
             parts.append("a column appears twice")
         raise UnusableFile(f"{path}:1: not the posturetest interchange format ({'; '.join(parts)})")
     width = len(header)
-    in_order = tuple(header) == expected
-    order = [header.index(c) for c in expected]
+    reorder = None
+    if tuple(header) != expected:
+        reorder = operator.itemgetter(*(header.index(c) for c in expected))
     try:
-        starts = reader.line_num + 1
-        for values in reader:
-            line, starts = starts, reader.line_num + 1  # a quoted line break spans lines
-            if not values:
-                continue
-            if len(values) != width:
-                yield line, f"{len(values)} cells, the header has {width}"
-                continue
-            yield line, values if in_order else [values[i] for i in order]
+        done = reader.line_num
+        while rows := list(itertools.islice(reader, BATCH_ROWS)):
+            if reader.line_num - done == len(rows):
+                lines = list(range(done + 1, reader.line_num + 1))
+            else:
+                lines = _line_numbers(done, rows)
+            done = reader.line_num
+            if set(map(len, rows)) != {width}:
+                lines, rows = _whole_rows(checked, str(path), width, lines, rows)
+            if rows and reorder is not None:
+                yield lines, list(map(reorder, rows))
+            elif rows:
+                yield lines, list[Sequence[str]](rows)
     except csv.Error as e:
         raise UnusableFile(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
     except UnicodeDecodeError:
@@ -161,13 +188,48 @@ def _rows(
         ) from None
 
 
+def _line_numbers(before: int, rows: list[list[str]]) -> list[int]:
+    """The line each row starts on, when some quoted cells hold line breaks."""
+    lines = []
+    line = before + 1
+    for row in rows:
+        lines.append(line)
+        line += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in row)
+    return lines
+
+
+def _whole_rows(
+    checked: _Checked, where: str, width: int, lines: list[int], rows: list[list[str]]
+) -> tuple[list[int], list[list[str]]]:
+    """Rows with as many cells as the header; blank lines skipped, others reported."""
+    kept_lines, kept = [], []
+    for line, row in zip(lines, rows, strict=True):
+        if len(row) == width:
+            kept_lines.append(line)
+            kept.append(row)
+        elif row:
+            checked.add(where, line, "", f"{len(row)} cells, the header has {width}")
+    return kept_lines, kept
+
+
 # -- checking one row ------------------------------------------------------------------------
 
+
+Columns = dict[str, Sequence[object]]
+"""A batch of rows as typed columns, by name."""
 
 CellCheck = Callable[[str], tuple[object, str | None]]
 """Raw cell text in; the typed value (None for empty) and a problem (None when fine) out."""
 
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_DATETIME_FORM = (
+    r"(?!0000)(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    rf"|{_LEAP_YEAR}-02-29)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z"
+)
+"""Exactly the real UTC moments written like 2026-11-24T09:15:00Z, calendar included."""
 
 
 def _cell_check(f: Field) -> CellCheck:
@@ -251,7 +313,7 @@ def _cell_checks(fields: tuple[Field, ...]) -> list[tuple[str, CellCheck]]:
 
 
 def check_row(
-    fields: tuple[Field, ...], row: list[str]
+    fields: tuple[Field, ...], row: Sequence[str]
 ) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Cells in the order of `fields`: their typed values by name, and any problems."""
     checks = _cell_checks(fields)
@@ -282,6 +344,25 @@ def check_trial_rules(values: dict[str, object]) -> list[tuple[str, str]]:
             if values[name] is not None:
                 problems.append((name, f"a {outcome} trial has no ratings"))
     return problems
+
+
+def trial_rules_hold(columns: Columns) -> bool:
+    """`check_trial_rules` for a whole batch: those rules look only at the outcome and at which
+    of the reason and ratings are empty, so one example of each such pattern settles it."""
+    optional = ("stop_reason", *RATINGS)
+    patterns = set(
+        zip(
+            columns["outcome"],
+            *(map(operator.is_, columns[c], itertools.repeat(None)) for c in optional),
+            strict=True,
+        )
+    )
+    for outcome, *empty in patterns:
+        example: dict[str, object] = {"outcome": outcome}
+        example.update((c, None if e else 0) for c, e in zip(optional, empty, strict=True))
+        if check_trial_rules(example):
+            return False
+    return True
 
 
 # -- the whole file --------------------------------------------------------------------------
@@ -339,7 +420,6 @@ class _Checked:
     session_lines: dict[str, int] = field(default_factory=dict)
     trial_ids: set[str] = field(default_factory=set)
     seqs: set[tuple[str, int]] = field(default_factory=set)
-    trials: int = 0
 
     def add(self, where: str, line: int, column: str, problem: str) -> None:
         self.error_count += 1
@@ -347,63 +427,67 @@ class _Checked:
             label = f"{column}: " if column else ""
             self.errors.append(f"{where}:{line}: {label}{problem}")
 
+    def absorb(self, problems: list[str], count: int) -> None:
+        """Problems found elsewhere (by a checking process): `count` of them, these listed."""
+        self.error_count += count
+        self.errors.extend(problems[: MAX_ERRORS - len(self.errors)])
+
 
 Rules = Callable[[dict[str, object]], list[tuple[str, str]]]
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000
 
 
-def _typed_rows(
-    path: Path,
-    expected: tuple[str, ...],
-    fields: tuple[Field, ...],
-    checked: _Checked,
-    rules: Rules | None = None,
-) -> Iterator[tuple[int, dict[str, object]]]:
-    """Checked rows with typed values; problems go to `checked`.
+@dataclass(frozen=True)
+class _Table:
+    """One kind of file: its columns, their fields, and rules across a row's cells."""
 
-    Rows are checked a batch at a time, column by column (one regular expression or one set
-    operation per column instead of a function call per cell); a batch with any problem is
-    checked again row by row, so every problem is reported with its own line and words.
+    columns: tuple[str, ...]
+    fields: tuple[Field, ...]
+    rules: Rules | None = None
+    rules_hold: Callable[[Columns], bool] | None = None
+
+
+_TRIALS = _Table(TRIAL_COLUMNS, TRIAL_FIELDS, check_trial_rules, trial_rules_hold)
+_SESSIONS = _Table(SESSION_COLUMNS, SESSION_FIELDS)
+_RANKINGS = _Table(RANKING_COLUMNS, RANKING_FIELDS)
+
+
+def _typed_batches(
+    path: Path, table: _Table, checked: _Checked
+) -> Iterator[tuple[list[int], Columns]]:
+    """Checked rows a batch at a time, as typed columns; problems go to `checked`.
+
+    A batch is checked column by column (one regular expression or one set operation per
+    column instead of a function call per cell); a batch with any problem is checked again row
+    by row, so every problem is reported with its own line and words.
     """
-    lines: list[int] = []
-    rows: list[list[str]] = []
-    for line, row in _reader(path, expected):
-        if isinstance(row, str):
-            checked.add(str(path), line, "", row)
-            continue
-        lines.append(line)
-        rows.append(row)
-        if len(rows) >= BATCH_ROWS:
-            yield from _typed_batch(path, fields, checked, rules, lines, rows)
-            lines, rows = [], []
-    yield from _typed_batch(path, fields, checked, rules, lines, rows)
+    names = [f.name for f in table.fields]
+    for lines, rows in _reader(path, table.columns, checked):
+        typed = _typed_columns(table.fields, rows)
+        if typed is not None:
+            columns = dict(zip(names, typed, strict=True))
+            if table.rules_hold is None or table.rules_hold(columns):
+                yield lines, columns
+                continue
+        kept_lines, kept = [], []
+        for line, row in zip(lines, rows, strict=True):
+            values, problems = check_row(table.fields, row)
+            if not problems and table.rules is not None:
+                problems = table.rules(values)
+            for column, problem in problems:
+                checked.add(str(path), line, column, problem)
+            if not problems:
+                kept_lines.append(line)
+                kept.append(values)
+        if kept:
+            yield kept_lines, {n: [v[n] for v in kept] for n in names}
 
 
-def _typed_batch(
-    path: Path,
-    fields: tuple[Field, ...],
-    checked: _Checked,
-    rules: Rules | None,
-    lines: list[int],
-    rows: list[list[str]],
-) -> Iterator[tuple[int, dict[str, object]]]:
-    if not rows:
-        return
-    typed = _typed_columns(fields, rows)
-    if typed is not None:
-        names = [f.name for f in fields]
-        batch = [dict(zip(names, values, strict=True)) for values in zip(*typed, strict=True)]
-        if rules is None or not any(rules(values) for values in batch):
-            yield from zip(lines, batch, strict=True)
-            return
-    for line, row in zip(lines, rows, strict=True):
-        values, problems = check_row(fields, row)
-        if not problems and rules is not None:
-            problems = rules(values)
-        for column, problem in problems:
-            checked.add(str(path), line, column, problem)
-        if not problems:
-            yield line, values
+def _records(columns: Columns) -> list[dict[str, object]]:
+    """Columns back to one dict per row, for the row-by-row paths."""
+    return [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
 
 
 _COLUMN_PATTERNS: dict[int, re.Pattern[str]] = {}
@@ -420,26 +504,49 @@ def _column_pattern(f: Field, cell: str) -> re.Pattern[str]:
     return pattern
 
 
-def _typed_columns(fields: tuple[Field, ...], rows: list[list[str]]) -> list[list[object]] | None:
+_CANONICAL_INTEGERS: dict[int, dict[str, int | None]] = {}
+_EMPTY_IS_NONE = {"": None}
+
+
+def _canonical_integers(f: Field) -> dict[str, int | None]:
+    """Every allowed whole number of a field as its plain text (up to 10,000 of them), and ""
+    where the field may be empty: the common cells, typed by one lookup each."""
+    table = _CANONICAL_INTEGERS.get(id(f))
+    if table is None:
+        low = f.minimum if f.minimum is not None else 0
+        high = min(f.maximum if f.maximum is not None else low + 9_999, low + 9_999)
+        table = _CANONICAL_INTEGERS[id(f)] = {str(n): n for n in range(low, high + 1)}
+        if not f.required:
+            table[""] = None
+    return table
+
+
+def _transposed(rows: list[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Rows to columns, a thousand rows at a time (zip over a few thousand rows at once is
+    several times slower: the rows no longer fit in the processor's cache)."""
+    if len(rows) <= 1000:
+        return list(zip(*rows, strict=True))
+    parts = [list(zip(*rows[i : i + 1000], strict=True)) for i in range(0, len(rows), 1000)]
+    return [tuple(itertools.chain.from_iterable(c)) for c in zip(*parts, strict=True)]
+
+
+def _typed_columns(
+    fields: tuple[Field, ...], rows: list[Sequence[str]]
+) -> list[Sequence[object]] | None:
     """The batch's typed columns, or None when any cell needs a closer look."""
-    columns: list[list[object]] = []
-    for f, cells in zip(fields, zip(*rows, strict=True), strict=True):
+    columns: list[Sequence[object]] = []
+    for f, cells in zip(fields, _transposed(rows), strict=True):
         if f.type == "integer":
-            if not _column_pattern(f, "-?[0-9]{1,19}").fullmatch("\n".join(cells)):
-                return None
-            numbers = [int(c) if c else None for c in cells]
-            present = [n for n in numbers if n is not None]
-            if present and (
-                (f.minimum is not None and min(present) < f.minimum)
-                or (f.maximum is not None and max(present) > f.maximum)
-                or not -SQLITE_INTEGER <= min(present) <= max(present) < SQLITE_INTEGER
-            ):
-                return None
-            columns.append(list(numbers))
+            try:
+                columns.append(list(map(_canonical_integers(f).__getitem__, cells)))
+            except KeyError:
+                numbers = _integers(f, cells)
+                if numbers is None:
+                    return None
+                columns.append(numbers)
             continue
         if f.type == "datetime":
-            check = _cell_checks(fields)[fields.index(f)][1]
-            if any(check(c)[1] for c in set(cells)):
+            if not _column_pattern(f, _DATETIME_FORM).fullmatch("\n".join(cells)):
                 return None
         elif f.enum:
             allowed = set(f.enum) if f.required else {*f.enum, ""}
@@ -450,52 +557,65 @@ def _typed_columns(fields: tuple[Field, ...], rows: list[list[str]]) -> list[lis
                 return None
         elif f.required and "" in cells:
             return None
-        columns.append([c or None for c in cells])
+        columns.append(cells if f.required else list(map(_EMPTY_IS_NONE.get, cells, cells)))
     return columns
 
 
-_SESSION_FACTS = operator.itemgetter(*SESSION_LEVEL_TRIAL_COLUMNS)
+def _integers(f: Field, cells: Sequence[str]) -> list[object] | None:
+    """A column of whole numbers written other than plainly (or out of the lookup's range)."""
+    if not _column_pattern(f, "-?[0-9]{1,19}").fullmatch("\n".join(cells)):
+        return None
+    numbers = [int(c) if c else None for c in cells]
+    present = [n for n in numbers if n is not None]
+    if present and (
+        (f.minimum is not None and min(present) < f.minimum)
+        or (f.maximum is not None and max(present) > f.maximum)
+        or not -SQLITE_INTEGER <= min(present) <= max(present) < SQLITE_INTEGER
+    ):
+        return None
+    return list(numbers)
 
 
-def _check_trials(
-    checked: _Checked, where: str, batch: list[tuple[int, dict[str, object]]]
-) -> list[dict[str, object]]:
-    """Cross-row checks for a batch at once (set operations); row by row if anything is off."""
-    ids = [str(v["trial_id"]) for _, v in batch]
-    seqs = [(str(v["session_id"]), v["seq"]) for _, v in batch]
-    facts: dict[str, tuple[int, tuple[object, ...]]] = {}
+def _check_trials(checked: _Checked, where: str, lines: list[int], columns: Columns) -> Columns:
+    """Checks across rows for a batch at once (set operations); row by row if anything is off:
+    unique ids and positions, one set of session facts per session."""
+    ids = set(columns["trial_id"])
+    seqs = set(zip(columns["session_id"], columns["seq"], strict=True))
+    session_ids = set(columns["session_id"])
+    levels = set(zip(*(columns[c] for c in SESSION_LEVEL_TRIAL_COLUMNS), strict=True))
+    rows = len(lines)
     clean = (
-        len(set(ids)) == len(ids)
+        len(ids) == rows
+        and len(seqs) == rows
+        and len(levels) == len(session_ids)  # one set of facts per session
         and checked.trial_ids.isdisjoint(ids)
-        and len(set(seqs)) == len(seqs)
         and checked.seqs.isdisjoint(seqs)
     )
-    if clean:
-        for line, values in batch:
-            session_id = str(values["session_id"])
-            first = facts.get(session_id)
-            session_level = _SESSION_FACTS(values)
-            if first is None:
-                facts[session_id] = (line, session_level)
-            elif first[1] != session_level:
-                clean = False
-                break
-    if clean:
-        for session_id, (line, session_level) in facts.items():
-            folded = (session_level[0], str(session_level[1]).casefold(), *session_level[2:])
-            known = checked.sessions.get(session_id)
-            if known is None:
-                checked.sessions[session_id] = folded
-                checked.session_lines[session_id] = line
-            elif known != folded:
-                clean = False
-                break
+    new: list[tuple[str, tuple[object, ...]]] = []
+    for level in levels if clean else ():
+        session_id = str(level[0])
+        folded = (level[0], str(level[1]).casefold(), *level[2:])
+        known = checked.sessions.get(session_id)
+        if known is None:
+            new.append((session_id, folded))
+        elif known != folded:
+            clean = False
+            break
     if not clean:
-        return [v for line, v in batch if _check_trial(checked, where, line, v)]
-    checked.trial_ids.update(ids)
-    checked.seqs.update(seqs)  # type: ignore[arg-type]
-    checked.trials += len(batch)
-    return [v for _, v in batch]
+        kept = [
+            values
+            for line, values in zip(lines, _records(columns), strict=True)
+            if _check_trial(checked, where, line, values)
+        ]
+        return {c: [v[c] for v in kept] for c in columns}
+    if new:
+        first_lines = dict(zip(reversed(columns["session_id"]), reversed(lines), strict=True))
+        for session_id, folded in new:
+            checked.sessions[session_id] = folded
+            checked.session_lines[session_id] = first_lines[session_id]
+    checked.trial_ids |= ids  # type: ignore[arg-type]
+    checked.seqs |= seqs  # type: ignore[arg-type]
+    return columns
 
 
 def _check_trial(checked: _Checked, where: str, line: int, values: dict[str, object]) -> bool:
@@ -525,8 +645,171 @@ def _check_trial(checked: _Checked, where: str, line: int, values: dict[str, obj
         checked.add(where, line, column, f"differs from line {first} of the same session")
         return False
     checked.session_lines.setdefault(session_id, line)
-    checked.trials += 1
     return True
+
+
+@dataclass
+class _TrialBatch:
+    """Checked trials ready for the writer."""
+
+    columns: list[Sequence[object]] = field(default_factory=list)
+    """The trials table's columns (`TRIAL_TABLE_COLUMNS`): cheaper to send than rows."""
+    sessions: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """The sessions first met in these rows: their facts (see `session_facts`), and once
+    planned, their plans (see `with_plans`)."""
+    plans: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """At the end: the plans of sessions whose rows came in more than one batch."""
+
+    @property
+    def rows(self) -> list[tuple[object, ...]]:
+        return list(zip(*self.columns, strict=True))
+
+
+def _trial_batches(path: Path, checked: _Checked) -> Generator[_TrialBatch, None, None]:
+    """The trials file checked, a batch at a time, with the sessions first met in each."""
+    met: set[str] = set()
+    for lines, columns in _typed_batches(path, _TRIALS, checked):
+        good = _check_trials(checked, str(path), lines, columns)
+        if good["trial_id"]:
+            new = session_facts(good, met)
+            met.update(new)
+            yield _TrialBatch([good[c] for c in TRIAL_TABLE_COLUMNS], new)
+
+
+def _planned(batches: Iterator[_TrialBatch]) -> Generator[_TrialBatch, None, None]:
+    """The batches with their new sessions' plans, as far as their rows so far tell; last, a
+    batch with the plans of sessions whose rows came in more than one batch."""
+    tallies = Tallies()
+    statuses: dict[str, object] = {}
+    spread: set[str] = set()
+    for batch in batches:
+        columns = dict(zip(TRIAL_TABLE_COLUMNS, batch.columns, strict=True))
+        spread.update(statuses.keys() & set(columns["session_id"]))
+        statuses.update((sid, facts[_STATUS]) for sid, facts in batch.sessions.items())
+        tallies.add(*(columns[c] for c in TALLIED_COLUMNS))
+        yield _TrialBatch(batch.columns, with_plans(batch.sessions, tallies))
+    yield _TrialBatch(plans={s: tallies.plan(s, str(statuses[s])) for s in spread})
+
+
+_STATUS = SESSION_LEVEL.index("session_status")
+
+
+PARALLEL_FROM_BYTES = 4 << 20
+"""A trials file this large is read and checked in a second process while this one writes."""
+
+
+def check_in_worker() -> None:
+    """The checking process: `python -c` runs this with the trials file as its argument.
+
+    Every batch of `_trial_batches` goes to standard output as a frame (its length, then the
+    batch as `marshal` data: plain lists and strings, several times cheaper than pickle), then
+    the ids of the sessions seen; a file that cannot be read goes as its problem line.
+    """
+    gc.disable()  # nothing here makes reference cycles; collecting would only slow it down
+    out = sys.stdout.buffer
+    checked = _Checked()
+    reported = 0
+
+    def send(*message: object) -> None:
+        frame = marshal.dumps(message)  # type: ignore[arg-type]
+        out.write(len(frame).to_bytes(8, "little"))
+        out.write(frame)
+
+    try:
+        for batch in _trial_batches(Path(sys.argv[1]), checked):
+            problems = checked.errors[reported:]
+            reported = len(checked.errors)
+            send("batch", batch.columns, batch.sessions, problems, checked.error_count)
+        send("end", list(checked.sessions))
+    except UnusableFile as e:
+        send("unusable", e.problems[0])
+    except Exception as e:  # noqa: BLE001 - reported by the importing process, in one line
+        send("failed", f"{type(e).__name__}: {e}")
+    out.flush()
+
+
+FRAMES_AHEAD = 32
+"""Batches the checking process may run ahead of the writing; a pipe alone holds 64 KiB."""
+
+
+def _receive(stream: BinaryIO, frames: queue.Queue[bytes | None]) -> None:
+    """Reads the checking process's frames as they come (the pipe never fills up), then None."""
+    try:
+        while len(head := stream.read(8)) == 8:
+            frame = stream.read(int.from_bytes(head, "little"))
+            frames.put(frame)
+    except (OSError, ValueError):
+        pass  # the pipe was closed: the import is over
+    finally:
+        frames.put(None)
+
+
+def _checked_elsewhere(path: Path, checked: _Checked) -> Generator[_TrialBatch, None, None]:
+    """`_trial_batches` from a second process, so reading and checking overlap with writing.
+
+    A plain child Python (not multiprocessing), so nothing of the caller's own script is run
+    again there; only its batches come back, over a private pipe.
+    """
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _WORKER_CODE, str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert worker.stdout is not None
+    frames: queue.Queue[bytes | None] = queue.Queue(FRAMES_AHEAD)
+    receiver = threading.Thread(target=_receive, args=(worker.stdout, frames), daemon=True)
+    receiver.start()
+    counted = 0
+    try:
+        while True:
+            frame = frames.get()
+            try:
+                kind, *message = marshal.loads(frame) if frame is not None else (None,)
+            except (EOFError, ValueError, TypeError):
+                kind = None
+            if kind == "batch":
+                columns, sessions, problems, problem_count = message
+                checked.absorb(problems, problem_count - counted)
+                counted = problem_count
+                yield _TrialBatch(columns, sessions)
+            elif kind == "end":
+                checked.sessions.update(dict.fromkeys(message[0], ()))
+                return
+            elif kind == "unusable":
+                raise UnusableFile(message[0])
+            elif kind == "failed":
+                raise UnusableFile(f"{path}: {message[0]}")
+            else:
+                raise UnusableFile(f"{path}: the process checking this file stopped unexpectedly")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        while receiver.is_alive():  # let it see the end of the pipe, even if the queue is full
+            with contextlib.suppress(queue.Empty):
+                frames.get(timeout=0.1)
+        worker.stdout.close()
+        worker.wait()
+
+
+_WORKER_CODE = "from posturetest.importer import check_in_worker; check_in_worker()"
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a bulk import: it makes no cycles, and every pass
+    would walk the hundreds of thousands of ids kept for the checks."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def import_file(
@@ -536,63 +819,38 @@ def import_file(
 
     Writing stops at the first problem while checking goes on (to list up to 20 problems); any
     problem or conflict rolls the whole transaction back, so nothing is ever half-imported.
+    A large trials file is read and checked in a second process while this one writes.
     """
     source = locate(path)
     checked = _Checked()
     sessions: dict[str, dict[str, object]] = {}
     described_at: dict[str, int] = {}
     if source.sessions is not None:
-        for line, v in _typed_rows(source.sessions, SESSION_COLUMNS, SESSION_FIELDS, checked):
-            sessions[str(v["session_id"])] = v
-            described_at[str(v["session_id"])] = line
-    writer = ImportWriter(store)
-    where = str(source.trials)
+        for lines, columns in _typed_batches(source.sessions, _SESSIONS, checked):
+            for line, values in zip(lines, _records(columns), strict=True):
+                sessions[str(values["session_id"])] = values
+                described_at[str(values["session_id"])] = line
+    large = source.trials.is_file() and source.trials.stat().st_size >= PARALLEL_FROM_BYTES
     try:
-        with store.write(), store.large_cache():
-            pending: list[tuple[int, dict[str, object]]] = []
-
-            def flush() -> None:
-                good = _check_trials(checked, where, pending)
-                if not checked.error_count:
-                    writer.add_trials(good, sessions)
-                    if progress and good:
-                        progress(len(good))
-                pending.clear()
-
-            for line, values in _typed_rows(
-                source.trials, TRIAL_COLUMNS, TRIAL_FIELDS, checked, check_trial_rules
-            ):
-                pending.append((line, values))
-                if len(pending) >= 5000:
-                    flush()
-            flush()
+        with store.write(), store.large_cache(), _collector_paused():
+            writer = ImportWriter(store, bulk=True)
+            checking = (_checked_elsewhere if large else _trial_batches)(source.trials, checked)
+            with contextlib.closing(checking):
+                for batch in _planned(checking):
+                    if checked.error_count:
+                        continue  # checking goes on, to list more problems; writing stops
+                    rows = batch.rows
+                    writer.add_trial_rows(rows, batch.sessions, sessions)
+                    writer.apply_plans(batch.plans)
+                    if progress and rows:
+                        progress(len(rows))
             for sid, line in described_at.items():
                 if sid not in checked.sessions:
                     checked.add(
                         str(source.sessions), line, "session_id", "no trial of this session"
                     )
             if source.rankings is not None:
-                rankings = []
-                ranked: set[tuple[object, ...]] = set()
-                for line, values in _typed_rows(
-                    source.rankings, RANKING_COLUMNS, RANKING_FIELDS, checked
-                ):
-                    if str(values["session_id"]) not in checked.sessions:
-                        checked.add(
-                            str(source.rankings), line, "session_id", "no trial of this session"
-                        )
-                    person = (values["session_id"], values["test"], values["role"])
-                    for column in ("posture", "rank"):
-                        key = (*person, column, values[column])
-                        if key in ranked:
-                            checked.add(
-                                str(source.rankings),
-                                line,
-                                column,
-                                f"{values[column]} appears twice in one person's ranking",
-                            )
-                        ranked.add(key)
-                    rankings.append(values)
+                rankings = _checked_rankings(source.rankings, checked)
                 if not checked.error_count:
                     writer.add_rankings(rankings)
             if checked.error_count:
@@ -604,3 +862,26 @@ def import_file(
     except ImportConflict as e:
         raise ImportRefused(e.problems) from None
     return writer.report
+
+
+def _checked_rankings(path: Path, checked: _Checked) -> list[dict[str, object]]:
+    """Rankings of sessions in the file, each person ranking each posture once."""
+    rankings = []
+    ranked: set[tuple[object, ...]] = set()
+    for lines, columns in _typed_batches(path, _RANKINGS, checked):
+        for line, values in zip(lines, _records(columns), strict=True):
+            if str(values["session_id"]) not in checked.sessions:
+                checked.add(str(path), line, "session_id", "no trial of this session")
+            person = (values["session_id"], values["test"], values["role"])
+            for column in ("posture", "rank"):
+                key = (*person, column, values[column])
+                if key in ranked:
+                    checked.add(
+                        str(path),
+                        line,
+                        column,
+                        f"{values[column]} appears twice in one person's ranking",
+                    )
+                ranked.add(key)
+            rankings.append(values)
+    return rankings

@@ -10,19 +10,22 @@ import hashlib
 import hmac
 import operator
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from posturetest.domain.implied import PLAN_FIELDS, Tallies
 from posturetest.domain.interchange import (
     RANKING_FIELDS,
     SESSION_FIELDS,
+    TRIAL_COLUMNS,
     TRIAL_FIELDS,
     TRIAL_TABLE_COLUMNS,
     Field,
 )
 from posturetest.store.opening import open_readonly
+from posturetest.store.schema import INDEXES
 from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
@@ -210,7 +213,7 @@ class ImportConflict(Exception):
         self.problems = problems
 
 
-_SESSION_LEVEL = (
+SESSION_LEVEL: tuple[str, ...] = (
     "subject",
     "tester",
     "station",
@@ -222,6 +225,12 @@ _SESSION_LEVEL = (
 )
 _SESSION_COLUMN_OF = {"session_started_at": "started_at", "session_status": "status"}
 _TRIAL_COLUMNS = TRIAL_TABLE_COLUMNS
+_RANKING_KEY = operator.itemgetter("session_id", "test", "role", "posture")
+_DEFERRABLE_INDEXES = {
+    "sessions": ("sessions_by_start", "sessions_by_subject", "sessions_unfinished"),
+    "trials": ("trials_by_id", "trials_by_position"),
+}
+"""Indexes a bulk import into an empty table builds at the end, from `INDEXES`."""
 
 
 def _same(a: object, b: object, column: str) -> bool:
@@ -232,25 +241,93 @@ def _same(a: object, b: object, column: str) -> bool:
     return a == b
 
 
-class ImportWriter:
-    """Writes checked rows inside the caller's transaction, by UUID, reporting conflicts."""
+SESSION_FACTS = (*SESSION_LEVEL, *PLAN_FIELDS)
+"""What the import knows of a session it met among trial rows, in this order (`first_met`)."""
 
-    def __init__(self, store: Store) -> None:
+
+TALLIED_COLUMNS = (
+    "session_id",
+    "test",
+    "seq",
+    "rep",
+    "outcome",
+    "tester_effort",
+    "discomfort",
+    "rated_at",
+)
+"""The trial columns `Tallies.add` takes, in its order."""
+
+
+def session_facts(
+    columns: Mapping[str, Sequence[object]], known: set[str]
+) -> dict[str, tuple[object, ...]]:
+    """The sessions whose first row is in this batch (and not in `known`), with their facts
+    as that row gives them (`SESSION_LEVEL` order)."""
+    session_ids = columns["session_id"]
+    last = len(session_ids) - 1
+    first_row = dict(zip(reversed(session_ids), range(last, -1, -1), strict=True))
+    rows = [i for sid, i in first_row.items() if sid not in known]
+    facts = zip(*([columns[c][i] for i in rows] for c in SESSION_LEVEL), strict=True)
+    return {str(session_ids[i]): fact for i, fact in zip(rows, facts, strict=True)}
+
+
+_STATUS = SESSION_LEVEL.index("session_status")
+_DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by")
+"""Session columns that only a data package's sessions.csv gives."""
+
+
+def with_plans(
+    facts: dict[str, tuple[object, ...]], tallies: Tallies
+) -> dict[str, tuple[object, ...]]:
+    """Sessions' facts followed by the plans their rows so far imply (`SESSION_FACTS`)."""
+    return {sid: (*f, *tallies.plan(sid, str(f[_STATUS]))) for sid, f in facts.items()}
+
+
+def first_met(
+    columns: Mapping[str, Sequence[object]], known: set[str], tallies: Tallies
+) -> dict[str, tuple[object, ...]]:
+    """`session_facts` with their plans."""
+    return with_plans(session_facts(columns, known), tallies)
+
+
+class ImportWriter:
+    """Writes checked rows inside the caller's transaction, by UUID, reporting conflicts.
+
+    With `bulk`, a table that starts empty gets its indexes built once, by sorting, in
+    `finish()`, instead of row by row: several times faster for a large import. Only for
+    writes that cannot repeat a key the checks already ruled out (a checked file).
+    """
+
+    def __init__(self, store: Store, *, bulk: bool = False) -> None:
         self.store = store
         self.conn = store.conn
         self.report = ImportReport()
         self.conflicts: list[str] = []
         self._known_sessions: set[str] = set()
         self._subjects: dict[str, str] | None = None
+        self._new_subjects: list[tuple[str, str, int, str]] = []
+        self._now = utc_now()
         self._next_enrolment = 0
-        self._derived: list[str] = []
-        """Sessions created from trial rows alone: their plan facts are derived at the end."""
-        self._started_empty = not self.conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM trials)"
-        ).fetchone()[0]
-        """Into an empty database only this import's own rows can already be there, so only
-        those need looking up (a large import skips 600,000 index lookups)."""
+        self._derived: set[str] = set()
+        """Sessions created from trial rows alone, their plan implied by the rows."""
+        self._started_empty = self._empty("trials")
+        """Into an empty table only this writer's own rows can already be there, so only
+        those need looking up (a large import skips 600,000 index lookups); in bulk, the
+        checks already made every id unique, so none need looking up."""
+        self._look_up_trials = not (bulk and self._started_empty)
+        self._sessions_started_empty = self._empty("sessions")
+        self._rankings_started_empty = bulk and self._empty("rankings")
         self._added_trials: set[str] = set()
+        self._deferred: list[str] = []
+        if bulk:
+            for table, names in _DEFERRABLE_INDEXES.items():
+                if self._empty(table):
+                    for name in names:
+                        self.conn.execute(f"DROP INDEX {name}")
+                        self._deferred.append(name)
+
+    def _empty(self, table: str) -> bool:
+        return not self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
 
     def _conflict(self, message: str) -> None:
         self.conflicts.append(message)
@@ -269,21 +346,16 @@ class ImportWriter:
         if known is not None:
             return known
         subject_id = new_id()
-        self.conn.execute(
-            "INSERT INTO subjects (subject_id, code, enrolment_index, created_at) VALUES (?,?,?,?)",
-            (subject_id, code, self._next_enrolment, utc_now()),
-        )
+        self._new_subjects.append((subject_id, code, self._next_enrolment, self._now))
         self._next_enrolment += 1
         self._subjects[code.casefold()] = subject_id
         self.report.subjects_added += 1
         return subject_id
 
-    def _sessions(
-        self, firsts: dict[str, dict[str, object]], full: dict[str, dict[str, object]]
-    ) -> None:
-        """Sessions first met in this batch: compare the stored ones, insert the new ones."""
-        ids = list(firsts)
+    def _stored_sessions(self, ids: list[str]) -> dict[str, tuple[object, ...]]:
         existing: dict[str, tuple[object, ...]] = {}
+        if self._sessions_started_empty:
+            return existing  # only this import's sessions, and those are known already
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for row in self.conn.execute(
@@ -294,64 +366,68 @@ class ImportWriter:
                 chunk,
             ):
                 existing[row[0]] = row[1:]
+        return existing
+
+    def _sessions(
+        self, firsts: Mapping[str, Sequence[object]], full: dict[str, dict[str, object]]
+    ) -> None:
+        """Sessions first met in this batch: compare the stored ones, insert the new ones.
+
+        `firsts` holds each session's facts as its trial rows give them, and the plan they
+        imply (see `first_met`); `full` the sessions described apart (a data package's).
+        """
+        existing = self._stored_sessions(list(firsts))
         new_rows = []
-        for session_id, trial in firsts.items():
+        for session_id, facts in firsts.items():
             self._known_sessions.add(session_id)
+            (subject, tester, station, position, scheme, started, status, version) = facts[:8]
             stored = existing.get(session_id)
+            described = full.get(session_id)
             if stored is not None:
-                for column, old in zip(_SESSION_LEVEL, stored, strict=True):
-                    if not _same(old, trial[column], column):
-                        self._conflict(
-                            f"session {session_id}: {column} is {old!r} in the database but "
-                            f"{trial[column]!r} in the file"
-                        )
+                self._compare_session(session_id, facts, stored, "in the database", "in the file")
                 self.report.sessions_present += 1
                 continue
-            described = full.get(session_id)
             if described is not None:
-                for column in _SESSION_LEVEL:
-                    theirs = described[_SESSION_COLUMN_OF.get(column, column)]
-                    if not _same(theirs, trial[column], column):
-                        self._conflict(
-                            f"session {session_id}: {column} is {theirs!r} in sessions.csv but "
-                            f"{trial[column]!r} in trials.csv"
-                        )
-                values = described
+                theirs = [described[_SESSION_COLUMN_OF.get(c, c)] for c in SESSION_LEVEL]
+                self._compare_session(session_id, facts, theirs, "in sessions.csv", "in trials.csv")
+                plan = [described[c] for c in PLAN_FIELDS]
+                seed, blind, cleared_by = (
+                    described[c] for c in ("order_seed", "blind", "cleared_by")
+                )
             else:
-                values = {
-                    "order_seed": None,
-                    "tests": str(trial["test"]),
-                    "repetitions": 1,
-                    "blind": 0,
-                    "record_effort": 0,
-                    "record_discomfort": 0,
-                    "ended_at": None,
-                    "safety_passed": 1,
-                    "cleared_by": None,
-                }
-                self._derived.append(session_id)
+                plan = list(facts[8:])
+                seed, blind, cleared_by = None, 0, None
+                self._derived.add(session_id)
+            tests, repetitions, effort, discomfort, ended_at, safety_passed = plan
             new_rows.append(
                 (
                     session_id,
-                    self._subject_id(str(trial["subject"])),
-                    trial["tester"] or "",
-                    trial["station"] or "",
-                    trial["position"],
-                    trial["order_scheme"],
-                    values["order_seed"],
-                    values["tests"],
-                    values["repetitions"],
-                    values["blind"],
-                    values["record_effort"],
-                    values["record_discomfort"],
-                    trial["protocol_version"],
-                    trial["session_started_at"],
-                    values["ended_at"],
-                    trial["session_status"],
-                    values["safety_passed"],
-                    values["cleared_by"],
+                    self._subject_id(str(subject)),
+                    tester or "",
+                    station or "",
+                    position,
+                    scheme,
+                    seed,
+                    tests,
+                    repetitions,
+                    blind,
+                    effort,
+                    discomfort,
+                    version,
+                    started,
+                    ended_at,
+                    status,
+                    safety_passed,
+                    cleared_by,
                 )
             )
+        if self._new_subjects:
+            self.conn.executemany(
+                "INSERT INTO subjects (subject_id, code, enrolment_index, created_at) "
+                "VALUES (?,?,?,?)",
+                self._new_subjects,
+            )
+            self._new_subjects.clear()
         self.conn.executemany(
             "INSERT INTO sessions (session_id, subject_id, tester, station, position, order_scheme,"
             " order_seed, tests, repetitions, blind, record_effort, record_discomfort,"
@@ -361,47 +437,57 @@ class ImportWriter:
         )
         self.report.sessions_added += len(new_rows)
 
+    def _compare_session(
+        self,
+        session_id: str,
+        facts: Sequence[object],
+        theirs: Sequence[object],
+        there: str,
+        here: str,
+    ) -> None:
+        """The session's facts in the trial rows against those stored or described."""
+        for column, old, new in zip(
+            SESSION_LEVEL, theirs, facts[: len(SESSION_LEVEL)], strict=True
+        ):
+            if not _same(old, new, column):
+                self._conflict(
+                    f"session {session_id}: {column} is {old!r} {there} but {new!r} {here}"
+                )
+
     def add_trials(
         self, batch: list[dict[str, object]], sessions: dict[str, dict[str, object]]
     ) -> None:
-        if not batch:
-            return
-        firsts: dict[str, dict[str, object]] = {}
-        for trial in batch:
-            session_id = str(trial["session_id"])
-            if session_id not in self._known_sessions and session_id not in firsts:
-                firsts[session_id] = trial
+        """Trial rows as dicts of the interchange columns (a merge's rows, say)."""
+        if batch:
+            columns = {c: [t[c] for t in batch] for c in TRIAL_COLUMNS}
+            tallies = Tallies()
+            tallies.add(*(columns[c] for c in TALLIED_COLUMNS))
+            rows = list(zip(*(columns[c] for c in _TRIAL_COLUMNS), strict=True))
+            self.add_trial_rows(rows, first_met(columns, self._known_sessions, tallies), sessions)
+
+    def add_trial_rows(
+        self,
+        rows: list[tuple[object, ...]],
+        new_sessions: dict[str, tuple[object, ...]],
+        described: dict[str, dict[str, object]],
+    ) -> None:
+        """Checked trial rows in the trials table's columns, and the sessions first met among
+        them (see `first_met`); `described` holds sessions described apart from their trials."""
+        firsts = {k: v for k, v in new_sessions.items() if k not in self._known_sessions}
         if firsts:
-            self._sessions(firsts, sessions)
-        ids = [str(t["trial_id"]) for t in batch]
-        if self._started_empty:
-            ids = [i for i in ids if i in self._added_trials]
-        existing: dict[str, tuple[object, ...]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+            self._sessions(firsts, described)
+        ids = [row[0] for row in rows] if self._look_up_trials else []
+        looked_up = list(self._added_trials.intersection(ids)) if self._started_empty else ids
+        existing: dict[object, tuple[object, ...]] = {}
+        for start in range(0, len(looked_up), 500):
+            chunk = looked_up[start : start + 500]
             for row in self.conn.execute(
                 f"SELECT {', '.join(_TRIAL_COLUMNS)} FROM trials WHERE trial_id IN "
                 f"({', '.join('?' * len(chunk))})",
                 chunk,
             ):
                 existing[row[0]] = row
-        new_rows = []
-        table_row = operator.itemgetter(*_TRIAL_COLUMNS)
-        for trial in batch:
-            row = table_row(trial)
-            old = existing.get(str(trial["trial_id"]))
-            if old is None:
-                new_rows.append(row)
-                continue
-            different = [
-                c for c, a, b in zip(_TRIAL_COLUMNS, old, row, strict=True) if not _same(a, b, c)
-            ]
-            if different:
-                self._conflict(
-                    f"trial {trial['trial_id']}: {', '.join(different)} differ from the database"
-                )
-            else:
-                self.report.trials_present += 1
+        new_rows = rows if not existing else self._compare_trials(rows, existing)
         try:
             self.conn.executemany(
                 f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
@@ -414,12 +500,52 @@ class ImportWriter:
                 "the same position (seq) under another id"
             )
             return
-        if self._started_empty:
+        if self._started_empty and self._look_up_trials:
             self._added_trials.update(str(row[0]) for row in new_rows)
         self.report.trials_added += len(new_rows)
 
+    def apply_plans(self, plans: dict[str, tuple[object, ...]]) -> None:
+        """Plans implied by all of a session's rows (`PLAN_FIELDS`), for sessions whose rows
+        came in several batches; only sessions this writer created from rows alone change."""
+        assignments = ", ".join(f"{c} = ?" for c in PLAN_FIELDS)
+        self.conn.executemany(
+            f"UPDATE sessions SET {assignments} WHERE session_id = ?",
+            ((*plan, k) for k, plan in plans.items() if k in self._derived),
+        )
+
+    def _compare_trials(
+        self, rows: list[tuple[object, ...]], existing: dict[object, tuple[object, ...]]
+    ) -> list[tuple[object, ...]]:
+        """The rows not stored yet; stored ones count as present, or as conflicts if changed."""
+        new_rows = []
+        for row in rows:
+            old = existing.get(row[0])
+            if old is None:
+                new_rows.append(row)
+                continue
+            different = [
+                c for c, a, b in zip(_TRIAL_COLUMNS, old, row, strict=True) if not _same(a, b, c)
+            ]
+            if different:
+                self._conflict(f"trial {row[0]}: {', '.join(different)} differ from the database")
+            else:
+                self.report.trials_present += 1
+        return new_rows
+
     def add_rankings(self, rows: list[dict[str, object]]) -> None:
         now = utc_now()
+        if self._rankings_started_empty:  # a checked file: no ranking can be there already
+            try:
+                self.conn.executemany(
+                    "INSERT INTO rankings (session_id, test, role, posture, rank, ranked_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (_RANKING_KEY(r) + (r["rank"], r.get("ranked_at") or now) for r in rows),
+                )
+            except sqlite3.IntegrityError as e:
+                self._conflict(f"rankings could not be added ({e})")
+                return
+            self.report.rankings_added += len(rows)
+            return
         for r in rows:
             key = (r["session_id"], r["test"], r["role"], r["posture"])
             old = self.conn.execute(
@@ -463,37 +589,14 @@ class ImportWriter:
         )
 
     def finish(self) -> None:
-        """Fill in what trial rows alone imply about new sessions; refuse on any conflict."""
-        if self._derived:
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS derived (id TEXT PRIMARY KEY)")
-            self.conn.execute("DELETE FROM temp.derived")
-            self.conn.executemany(
-                "INSERT INTO temp.derived VALUES (?)", ((i,) for i in self._derived)
-            )
-            # One pass over the new sessions' trials, then one UPDATE ... FROM.
-            self.conn.execute(
-                """UPDATE sessions AS s SET
-                    tests = agg.tests, repetitions = agg.repetitions,
-                    record_effort = agg.record_effort, record_discomfort = agg.record_discomfort,
-                    ended_at = CASE WHEN s.status = 'in_progress' THEN NULL ELSE agg.last END,
-                    safety_passed = CASE WHEN s.status = 'stopped' AND agg.done = 0
-                        THEN 0 ELSE 1 END
-                FROM (
-                    SELECT t.session_id,
-                        CASE WHEN count(DISTINCT t.test) = 1 THEN min(t.test)
-                            WHEN min(CASE WHEN t.test = 'vertical' THEN t.seq END)
-                                < min(CASE WHEN t.test = 'anterior' THEN t.seq END)
-                            THEN 'vertical,anterior' ELSE 'anterior,vertical' END AS tests,
-                        max(t.rep) AS repetitions,
-                        count(t.tester_effort) > 0 AS record_effort,
-                        count(t.discomfort) > 0 AS record_discomfort,
-                        max(t.rated_at) AS last,
-                        sum(t.outcome IN ('rated', 'stopped')) AS done
-                    FROM temp.derived d JOIN trials t ON t.session_id = d.id
-                    GROUP BY t.session_id
-                ) AS agg
-                WHERE s.session_id = agg.session_id"""
-            )
+        """Build deferred indexes, fill in what trial rows alone imply about new sessions;
+        refuse on any conflict."""
+        for name in self._deferred:
+            try:
+                self.conn.execute(INDEXES[name])
+            except sqlite3.IntegrityError as e:
+                self._conflict(f"the rows break a rule of the database ({e})")
+        self._deferred.clear()
         if self.conflicts:
             shown = self.conflicts[:20]
             more = len(self.conflicts) - len(shown)

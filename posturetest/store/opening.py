@@ -128,13 +128,13 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     try:
         version = _inspect(conn, where)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
         if not memory:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"cannot use {where}: it refused write-ahead logging ({mode})")
         conn.execute("PRAGMA synchronous = FULL")
-        migrate(conn, version)
+        migrate(conn, version)  # with foreign keys off, as SQLite's table rebuilds need
+        conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as e:
         conn.close()
         raise StoreError(f"cannot use {where}: {e}") from None
