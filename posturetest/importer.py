@@ -504,21 +504,7 @@ def _column_pattern(f: Field, cell: str) -> re.Pattern[str]:
     return pattern
 
 
-_CANONICAL_INTEGERS: dict[int, dict[str, int | None]] = {}
 _EMPTY_IS_NONE = {"": None}
-
-
-def _canonical_integers(f: Field) -> dict[str, int | None]:
-    """Every allowed whole number of a field as its plain text (up to 10,000 of them), and ""
-    where the field may be empty: the common cells, typed by one lookup each."""
-    table = _CANONICAL_INTEGERS.get(id(f))
-    if table is None:
-        low = f.minimum if f.minimum is not None else 0
-        high = min(f.maximum if f.maximum is not None else low + 9_999, low + 9_999)
-        table = _CANONICAL_INTEGERS[id(f)] = {str(n): n for n in range(low, high + 1)}
-        if not f.required:
-            table[""] = None
-    return table
 
 
 def _transposed(rows: list[Sequence[str]]) -> list[tuple[str, ...]]:
@@ -533,32 +519,61 @@ def _transposed(rows: list[Sequence[str]]) -> list[tuple[str, ...]]:
 def _typed_columns(
     fields: tuple[Field, ...], rows: list[Sequence[str]]
 ) -> list[Sequence[object]] | None:
-    """The batch's typed columns, or None when any cell needs a closer look."""
+    """The batch's typed columns, or None when any cell needs a closer look.
+
+    Whole numbers and enum values are looked up (one step checks and types a cell); a value
+    repeated down a column becomes one shared string, which costs less to keep and to send.
+    """
     columns: list[Sequence[object]] = []
     for f, cells in zip(fields, _transposed(rows), strict=True):
-        if f.type == "integer":
+        lookup = _lookups(f)
+        if lookup is not None:
             try:
-                columns.append(list(map(_canonical_integers(f).__getitem__, cells)))
+                columns.append(list(map(lookup.__getitem__, cells)))
+                continue
             except KeyError:
-                numbers = _integers(f, cells)
-                if numbers is None:
+                if f.type != "integer":
                     return None
-                columns.append(numbers)
+            numbers = _integers(f, cells)
+            if numbers is None:
+                return None
+            columns.append(numbers)
             continue
         if f.type == "datetime":
             if not _column_pattern(f, _DATETIME_FORM).fullmatch("\n".join(cells)):
-                return None
-        elif f.enum:
-            allowed = set(f.enum) if f.required else {*f.enum, ""}
-            if not allowed.issuperset(cells):
                 return None
         elif f.pattern:
             if not _column_pattern(f, f.pattern).fullmatch("\n".join(cells)):
                 return None
         elif f.required and "" in cells:
             return None
-        columns.append(cells if f.required else list(map(_EMPTY_IS_NONE.get, cells, cells)))
+        column: Sequence[str] = cells
+        if f.name in SESSION_LEVEL_TRIAL_COLUMNS:  # the same on every row of a session
+            shared: dict[str, str] = {}
+            column = list(map(shared.setdefault, cells, cells))
+        columns.append(column if f.required else list(map(_EMPTY_IS_NONE.get, column, column)))
     return columns
+
+
+_LOOKUPS: dict[int, dict[str, object] | None] = {}
+
+
+def _lookups(f: Field) -> dict[str, object] | None:
+    """Every allowed value of an enum or whole-number field by its plain text (numbers only up
+    to 10,000 of them), and "" where the field may be empty; None for other fields."""
+    key = id(f)
+    if key not in _LOOKUPS:
+        table: dict[str, object] | None = None
+        if f.enum:
+            table = {v: v for v in f.enum}
+        elif f.type == "integer":
+            low = f.minimum if f.minimum is not None else 0
+            high = min(f.maximum if f.maximum is not None else low + 9_999, low + 9_999)
+            table = {str(n): n for n in range(low, high + 1)}
+        if table is not None and not f.required:
+            table[""] = None
+        _LOOKUPS[key] = table
+    return _LOOKUPS[key]
 
 
 def _integers(f: Field, cells: Sequence[str]) -> list[object] | None:
