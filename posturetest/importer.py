@@ -732,10 +732,15 @@ def check_in_worker() -> None:
 
     try:
         for batch in _trial_batches(Path(sys.argv[1]), checked):
-            problems = checked.errors[reported:]
+            send(
+                "batch",
+                checked.errors[reported:],
+                checked.error_count,
+                batch.columns,
+                batch.sessions,
+            )
             reported = len(checked.errors)
-            send("batch", batch.columns, batch.sessions, problems, checked.error_count)
-        send("end", list(checked.sessions))
+        send("end", checked.errors[reported:], checked.error_count, list(checked.sessions))
     except UnusableFile as e:
         send("unusable", e.problems[0])
     except Exception as e:  # noqa: BLE001 - reported by the importing process, in one line
@@ -787,13 +792,14 @@ def _checked_elsewhere(path: Path, checked: _Checked) -> Generator[_TrialBatch, 
                 kind, *message = marshal.loads(frame) if frame is not None else (None,)
             except (EOFError, ValueError, TypeError):
                 kind = None
-            if kind == "batch":
-                columns, sessions, problems, problem_count = message
+            if kind in ("batch", "end"):
+                problems, problem_count, *content = message
                 checked.absorb(problems, problem_count - counted)
                 counted = problem_count
-                yield _TrialBatch(columns, sessions)
+            if kind == "batch":
+                yield _TrialBatch(*content)
             elif kind == "end":
-                checked.sessions.update(dict.fromkeys(message[0], ()))
+                checked.sessions.update(dict.fromkeys(content[0], ()))
                 return
             elif kind == "unusable":
                 raise UnusableFile(message[0])

@@ -1,0 +1,266 @@
+"""Large imports: checking in a second process, batches, and the bulk index path.
+
+A trials file of `PARALLEL_FROM_BYTES` or more is read and checked by a child Python while the
+importing process writes. Here that threshold is 0, so every import below takes that path, and
+the catalogue of round trips and refusals from test_import runs again through it: the same
+messages, exit codes and untouched databases. Then: a checking process that dies or fails, rows
+of one session spread over batches, and the indexes a bulk import into an empty database builds.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import posturetest.importer as importer
+from posturetest.store import Store
+from tests.test_import import (  # the catalogue, run again here through the second process
+    STUDY_TRIALS,
+    Rows,
+    built,
+    export_csv,
+    fingerprint,
+    import_into,
+    plain_rows,
+    read_rows,
+    refusal_lines,
+    target,
+    test_bad_row_is_refused_with_its_line_and_column,
+    test_csv_round_trip_is_byte_identical,
+    test_datapackage_round_trip_is_byte_identical,
+    test_datapackage_round_trip_keeps_rankings_and_session_facts,
+    test_importing_twice_changes_nothing,
+    test_latin1_file_is_refused_naming_the_byte,
+    test_line_number_after_a_multiline_note,
+    test_line_number_of_a_multiline_row_is_where_it_starts,
+    test_line_numbers_count_the_lines_of_multiline_fields,
+    test_more_than_twenty_problems_lists_twenty,
+    test_row_with_wrong_number_of_cells,
+    test_semicolon_file_reports_lines_of_bad_rows,
+    test_subject_case_may_differ_between_rows_of_a_session,
+    test_unusable_file_is_refused_with_one_line,
+    write_rows,
+)
+
+__all__ = [
+    "built",
+    "plain_rows",
+    "target",
+    "test_bad_row_is_refused_with_its_line_and_column",
+    "test_csv_round_trip_is_byte_identical",
+    "test_datapackage_round_trip_is_byte_identical",
+    "test_datapackage_round_trip_keeps_rankings_and_session_facts",
+    "test_importing_twice_changes_nothing",
+    "test_latin1_file_is_refused_naming_the_byte",
+    "test_line_number_after_a_multiline_note",
+    "test_line_number_of_a_multiline_row_is_where_it_starts",
+    "test_line_numbers_count_the_lines_of_multiline_fields",
+    "test_more_than_twenty_problems_lists_twenty",
+    "test_row_with_wrong_number_of_cells",
+    "test_semicolon_file_reports_lines_of_bad_rows",
+    "test_subject_case_may_differ_between_rows_of_a_session",
+    "test_unusable_file_is_refused_with_one_line",
+]
+
+PLAN_COLUMNS = (
+    "session_id, tests, repetitions, record_effort, record_discomfort, ended_at, safety_passed"
+)
+
+
+@pytest.fixture(autouse=True)
+def checked_elsewhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
+    """Every trials file goes to a checking process; this process never checks one itself."""
+    monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 0)
+    here: list[Path] = []
+    real = importer._trial_batches
+
+    def spy(path: Path, checked: importer._Checked) -> Iterator[importer._TrialBatch]:
+        if path.is_file():  # a missing one is reported here, without starting a process
+            here.append(path)
+        return real(path, checked)
+
+    monkeypatch.setattr(importer, "_trial_batches", spy)
+    yield here
+    assert here == [], "a trials file was checked in the importing process"
+
+
+def stored_plans(db: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(f"SELECT {PLAN_COLUMNS} FROM sessions ORDER BY session_id").fetchall()
+    finally:
+        conn.close()
+
+
+def index_names(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+
+
+# -- the checking process failing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("import sys; sys.exit(3)", "the process checking this file stopped unexpectedly"),
+        ("import sys; sys.stdout.buffer.write(b'\\x05junk')", "stopped unexpectedly"),
+        (
+            "import posturetest.importer as i; i._trial_batches = None; i.check_in_worker()",
+            "TypeError: 'NoneType' object is not callable",
+        ),
+    ],
+    ids=["dies", "garbles", "fails"],
+)
+def test_a_failing_checking_process_is_one_line_and_nothing_is_written(
+    built: dict[str, Path],
+    target: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    problem: str,
+) -> None:
+    monkeypatch.setattr(importer, "_WORKER_CODE", code)
+    before = fingerprint(target)
+    result = import_into(target, built["plain.csv"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = refusal_lines(result)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"posturetest: {built['plain.csv']}: ")
+    assert lines[0].endswith(f"{problem} (nothing was imported)")
+    assert fingerprint(target) == before
+
+
+def test_the_checking_process_runs_nothing_of_the_callers_script(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    """A researcher's script calling import_file without a __main__ guard is not run twice."""
+    script = tmp_path / "script.py"
+    marker = tmp_path / "ran.txt"
+    script.write_text(
+        "from pathlib import Path\n"
+        "import posturetest.importer as importer\n"
+        "from posturetest.store import Store\n"
+        f"with Path({str(marker)!r}).open('a') as f:\n"
+        "    f.write('ran\\n')\n"
+        "importer.PARALLEL_FROM_BYTES = 0\n"
+        f"with Store({str(tmp_path / 'db.db')!r}) as store:\n"
+        f"    print(importer.import_file(store, Path({str(built['plain.csv'])!r})).trials_added)\n",
+        encoding="utf-8",
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(STUDY_TRIALS)
+    assert marker.read_text(encoding="utf-8") == "ran\n"
+
+
+# -- rows of a session in several batches ------------------------------------------------------
+
+
+def test_sessions_spread_over_batches_get_the_plan_of_all_their_rows(
+    built: dict[str, Path],
+    plain_rows: Rows,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    checked_elsewhere: list[Path],
+) -> None:
+    """Rows shuffled, so every session's rows are spread out, in batches of three: the plans
+    (tests in order, repetitions, scales recorded, end) are those of a file read in one go."""
+    monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 1 << 40)  # in this process: batches
+    whole = tmp_path / "whole.db"
+    spread = tmp_path / "spread.db"
+    try:
+        assert import_into(whole, built["plain.csv"]).exit_code == 0
+        random.Random(7).shuffle(plain_rows)
+        monkeypatch.setattr(importer, "BATCH_ROWS", 3)
+        result = import_into(spread, write_rows(tmp_path / "shuffled.csv", plain_rows))
+    finally:
+        checked_elsewhere.clear()  # this test checks in this process on purpose
+    assert result.exit_code == 0, result.output
+    assert stored_plans(spread) == stored_plans(whole)
+    assert any("," in str(p[1]) for p in stored_plans(spread))  # an order of tests to get right
+    assert export_csv(spread, tmp_path / "a.csv") == export_csv(whole, tmp_path / "b.csv")
+
+
+def test_plans_match_those_the_app_recorded(built: dict[str, Path], tmp_path: Path) -> None:
+    """A CSV carries no plan; the one worked out from its rows is the one the app stored."""
+    db = tmp_path / "db.db"
+    assert import_into(db, built["plain.csv"]).exit_code == 0
+    recorded = {p[0]: p for p in stored_plans(built["plain"])}
+    for plan in stored_plans(db):
+        tests, repetitions, effort, discomfort = plan[1:5]
+        assert (tests, repetitions) == recorded[plan[0]][1:3]
+        # a scale the app recorded but no rated trial used cannot be seen in the rows
+        assert (effort, discomfort) <= recorded[plan[0]][3:5]
+
+
+# -- the bulk path: indexes built after the rows --------------------------------------------------
+
+
+def test_an_import_into_an_empty_database_ends_with_every_index(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh.db"
+    with Store(fresh):
+        pass
+    expected = index_names(fresh)
+    assert {"trials_by_id", "trials_by_position", "sessions_by_start"} <= expected
+    db = tmp_path / "db.db"
+    assert import_into(db, built["plain.csv"]).exit_code == 0
+    assert index_names(db) == expected
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        plan = " ".join(
+            r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM trial_results")
+        )
+        assert "trials_by_position" in plan
+    finally:
+        conn.close()
+
+
+def test_a_refused_import_into_an_empty_database_keeps_its_indexes(
+    plain_rows: Rows, tmp_path: Path
+) -> None:
+    db = tmp_path / "db.db"
+    with Store(db):
+        pass
+    before = fingerprint(db)
+    plain_rows[-1]["posture"] = "banana"  # found after every other row was written
+    result = import_into(db, write_rows(tmp_path / "bad.csv", plain_rows))
+    assert result.exit_code == 1
+    assert fingerprint(db) == before
+    assert "trials_by_id" in index_names(db)
+
+
+def test_the_indexes_refuse_what_they_should_after_a_bulk_import(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "db.db"
+    assert import_into(db, built["plain.csv"]).exit_code == 0
+    rows = read_rows(built["plain.csv"].read_bytes())
+    with Store(db) as store:
+        columns = "trial_id, session_id, seq, test, posture, rep, outcome"
+        values = (rows[0]["session_id"], 999, "vertical", "muscle", 1, "pending")
+        with pytest.raises(sqlite3.IntegrityError, match="trial_id"):
+            store.conn.execute(
+                f"INSERT INTO trials ({columns}) VALUES (?,?,?,?,?,?,?)",
+                (rows[0]["trial_id"], *values),
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="seq"):
+            store.conn.execute(
+                f"INSERT INTO trials ({columns}) VALUES (?,?,?,?,?,?,?)",
+                ("0" * 8 + "-0000-4000-8000-" + "0" * 12, rows[0]["session_id"], 1, *values[2:]),
+            )
