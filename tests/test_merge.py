@@ -1,8 +1,9 @@
 """`posturetest merge`: other stations' databases come in by UUID, all or nothing.
 
 Subjects with the same code (in any case) become one subject; safety answers and corrections
-come along; merging again changes nothing; a conflict merges nothing; a file that is not ours,
-damaged, of another schema, missing or the target itself is refused and left as it was.
+come along; merging again changes nothing; a conflict merges nothing; a station on an older
+schema is read as it is; a file that is not ours, damaged, of a newer schema, missing or the
+target itself is refused and left as it was.
 """
 
 from __future__ import annotations
@@ -324,13 +325,36 @@ def _newer(path: Path, a: Path) -> None:
     conn.close()
 
 
-def _older(path: Path, a: Path) -> None:
+def older_copy(source: Path, path: Path, version: int) -> None:
+    """`source`'s rows in a file of an older schema, as a station not yet updated has them."""
     conn = sqlite3.connect(path)
-    MIGRATIONS[0](conn)
+    for migration in MIGRATIONS[:version]:
+        migration(conn)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("ATTACH ? AS current", (str(source),))
+    for table in TABLES:
+        conn.execute(f"INSERT INTO {table} SELECT * FROM current.{table}")
     conn.commit()
+    conn.execute("DETACH current")
     conn.close()
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_a_station_with_an_older_schema_is_merged_and_left_as_it_was(
+    a: Path, b: Path, tmp_path: Path, version: int
+) -> None:
+    older = tmp_path / "station-a-old.db"
+    older_copy(a, older, version)
+    before = digest(older)
+    target = tmp_path / "all.db"
+    result = merge(target, older, b)
+    assert result.exit_code == 0, result.output
+    assert digest(older) == before
+    expected = tmp_path / "expected.db"
+    assert merge(expected, a, b).exit_code == 0
+    assert export_csv(target, tmp_path / "got.csv") == export_csv(expected, tmp_path / "want.csv")
+    assert counts(target) == counts(expected)
 
 
 def _damaged(path: Path, a: Path) -> None:
@@ -343,7 +367,6 @@ REFUSED = [
     ("empty_file", _empty_file, "empty database, not a posturetest one"),
     ("foreign", _foreign, "is a SQLite database but not a posturetest one"),
     ("newer_schema", _newer, f"newer posturetest (schema {SCHEMA_VERSION + 1}"),
-    ("older_schema", _older, "older schema (1)"),
     ("damaged", _damaged, "damaged"),
 ]
 

@@ -9,7 +9,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from posturetest.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from posturetest.store.schema import APPLICATION_ID, MERGEABLE_FROM, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
@@ -145,7 +145,8 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Another station's database, read-only: ours, undamaged and of exactly this schema."""
+    """Another station's database, read-only: ours, undamaged, of this schema or an older one
+    whose tables a merge reads as they are (from `MERGEABLE_FROM` on)."""
     p = Path(path)
     where = _describe(p)
     if not p.exists():
@@ -161,7 +162,7 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
         version = _inspect(conn, where)
         if version == 0:
             raise StoreError(f"{where} is an empty database, not a posturetest one")
-        if version < SCHEMA_VERSION:
+        if version < MERGEABLE_FROM:
             raise StoreError(
                 f"{where} has an older schema ({version}); open it once with posturetest "
                 "(posturetest --db FILE) to upgrade it, then merge"

@@ -275,3 +275,8 @@ MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2, _cheaper_checks_v
 """MIGRATIONS[i] takes a file from schema version i to i + 1. Append only; never edit one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+MERGEABLE_FROM = 1
+"""The oldest schema a merge reads without upgrading the file first: versions 2 and 3 changed
+no column a merge reads (a secret for de-identified exports; cheaper checks), so a station
+that has not updated posturetest yet can still be merged."""
