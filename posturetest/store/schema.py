@@ -254,7 +254,10 @@ def _cheaper_checks_v3(conn: sqlite3.Connection) -> None:
     for name in _REBUILT_IN_V3:
         create = next(s for s in statements if s.startswith(f"CREATE TABLE {name} ("))
         conn.execute(create.replace(f"CREATE TABLE {name} (", f"CREATE TABLE {name}_v3 (", 1))
-        conn.execute(f"INSERT INTO {name}_v3 SELECT * FROM {name}")
+        columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA table_info({name})"))
+        conn.execute(  # rowids too: the audit trail's order of same-second corrections
+            f"INSERT INTO {name}_v3 (rowid, {columns}) SELECT rowid, {columns} FROM {name}"
+        )
         conn.execute(f"DROP TABLE {name}")
         conn.execute(f"ALTER TABLE {name}_v3 RENAME TO {name}")
     for statement in statements:
