@@ -851,7 +851,11 @@ def import_file(
             for line, values in zip(lines, _records(columns), strict=True):
                 sessions[str(values["session_id"])] = values
                 described_at[str(values["session_id"])] = line
-    large = source.trials.is_file() and source.trials.stat().st_size >= PARALLEL_FROM_BYTES
+    large = (
+        bool(sys.executable)  # an embedding program may have no Python to start
+        and source.trials.is_file()
+        and source.trials.stat().st_size >= PARALLEL_FROM_BYTES
+    )
     try:
         with store.write(), store.large_cache(), _collector_paused():
             writer = ImportWriter(store, bulk=True)
