@@ -43,7 +43,7 @@ from posturetest.domain.interchange import (
 )
 from posturetest.store import Store
 from posturetest.store.exchange import (
-    SESSION_LEVEL,
+    STATUS_AT,
     TALLIED_COLUMNS,
     ImportConflict,
     ImportReport,
@@ -700,13 +700,10 @@ def _planned(batches: Iterator[_TrialBatch]) -> Generator[_TrialBatch, None, Non
     for batch in batches:
         columns = dict(zip(TRIAL_TABLE_COLUMNS, batch.columns, strict=True))
         spread.update(statuses.keys() & set(columns["session_id"]))
-        statuses.update((sid, facts[_STATUS]) for sid, facts in batch.sessions.items())
+        statuses.update((sid, facts[STATUS_AT]) for sid, facts in batch.sessions.items())
         tallies.add(*(columns[c] for c in TALLIED_COLUMNS))
         yield _TrialBatch(batch.columns, with_plans(batch.sessions, tallies))
     yield _TrialBatch(plans={s: tallies.plan(s, str(statuses[s])) for s in spread})
-
-
-_STATUS = SESSION_LEVEL.index("session_status")
 
 
 PARALLEL_FROM_BYTES = 4 << 20

@@ -271,7 +271,8 @@ def session_facts(
     return {str(session_ids[i]): fact for i, fact in zip(rows, facts, strict=True)}
 
 
-_STATUS = SESSION_LEVEL.index("session_status")
+STATUS_AT = SESSION_LEVEL.index("session_status")
+"""Where a session's status is in its facts."""
 _DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by")
 """Session columns that only a data package's sessions.csv gives."""
 
@@ -280,7 +281,7 @@ def with_plans(
     facts: dict[str, tuple[object, ...]], tallies: Tallies
 ) -> dict[str, tuple[object, ...]]:
     """Sessions' facts followed by the plans their rows so far imply (`SESSION_FACTS`)."""
-    return {sid: (*f, *tallies.plan(sid, str(f[_STATUS]))) for sid, f in facts.items()}
+    return {sid: (*f, *tallies.plan(sid, str(f[STATUS_AT]))) for sid, f in facts.items()}
 
 
 def first_met(
@@ -391,9 +392,7 @@ class ImportWriter:
                 theirs = [described[_SESSION_COLUMN_OF.get(c, c)] for c in SESSION_LEVEL]
                 self._compare_session(session_id, facts, theirs, "in sessions.csv", "in trials.csv")
                 plan = [described[c] for c in PLAN_FIELDS]
-                seed, blind, cleared_by = (
-                    described[c] for c in ("order_seed", "blind", "cleared_by")
-                )
+                seed, blind, cleared_by = (described[c] for c in _DESCRIBED_ONLY)
             else:
                 plan = list(facts[8:])
                 seed, blind, cleared_by = None, 0, None
