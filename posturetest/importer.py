@@ -771,7 +771,8 @@ def _checked_elsewhere(path: Path, checked: _Checked) -> Generator[_TrialBatch, 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
     worker = subprocess.Popen(
-        [sys.executable, "-c", _WORKER_CODE, str(path)],
+        # -P: a folder named posturetest in the current directory is not imported instead
+        [sys.executable, "-P", "-c", _WORKER_CODE, str(path)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

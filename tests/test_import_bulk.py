@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +69,8 @@ __all__ = [
     "test_unusable_file_is_refused_with_one_line",
 ]
 
+THRESHOLD = importer.PARALLEL_FROM_BYTES
+"""The real size from which a second process checks (the fixture below sets it to 0 here)."""
 PLAN_COLUMNS = (
     "session_id, tests, repetitions, record_effort, record_discomfort, ended_at, safety_passed"
 )
@@ -155,9 +160,6 @@ def test_the_checking_process_runs_nothing_of_the_callers_script(
         f"    print(importer.import_file(store, Path({str(built['plain.csv'])!r})).trials_added)\n",
         encoding="utf-8",
     )
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=60
     )
@@ -264,3 +266,46 @@ def test_the_indexes_refuse_what_they_should_after_a_bulk_import(
                 f"INSERT INTO trials ({columns}) VALUES (?,?,?,?,?,?,?)",
                 ("0" * 8 + "-0000-4000-8000-" + "0" * 12, rows[0]["session_id"], 1, *values[2:]),
             )
+
+
+def big_copy(rows: Rows, path: Path) -> Path:
+    """The study's rows over and over, each copy with its own ids: a file past the size at
+    which a second process checks it, even when nothing is patched (another process)."""
+    copies = []
+    for n in range(THRESHOLD // (len(rows) * 150) + 1):
+        ids = {r[c] for r in rows for c in ("trial_id", "session_id")}
+        fresh = {i: str(uuid.UUID(int=hash((i, n)) % 2**128, version=4)) for i in ids}
+        copies += [
+            {**r, "trial_id": fresh[r["trial_id"]], "session_id": fresh[r["session_id"]]}
+            for r in rows
+        ]
+    write_rows(path, copies)
+    assert path.stat().st_size >= THRESHOLD
+    return path
+
+
+def test_a_posturetest_folder_in_the_current_directory_is_not_imported_instead(
+    plain_rows: Rows, tmp_path: Path
+) -> None:
+    """The checking process imports the installed package, not a folder that happens to be
+    where the command was typed."""
+    decoy = tmp_path / "here" / "posturetest"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy was imported')\n")
+    big = big_copy(plain_rows, tmp_path / "big.csv")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "posturetest"),
+            "--db",
+            str(tmp_path / "db.db"),
+            "import",
+            str(big),
+        ],
+        cwd=decoy.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{len(read_rows(big.read_bytes())):,} trials" in done.stdout
