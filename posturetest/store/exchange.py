@@ -241,10 +241,6 @@ def _same(a: object, b: object, column: str) -> bool:
     return a == b
 
 
-SESSION_FACTS = (*SESSION_LEVEL, *PLAN_FIELDS)
-"""What the import knows of a session it met among trial rows, in this order (`first_met`)."""
-
-
 TALLIED_COLUMNS = (
     "session_id",
     "test",
@@ -280,7 +276,8 @@ _DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by")
 def with_plans(
     facts: dict[str, tuple[object, ...]], tallies: Tallies
 ) -> dict[str, tuple[object, ...]]:
-    """Sessions' facts followed by the plans their rows so far imply (`SESSION_FACTS`)."""
+    """Sessions' facts (`SESSION_LEVEL`) followed by the plans their rows so far imply
+    (`PLAN_FIELDS`)."""
     return {sid: (*f, *tallies.plan(sid, str(f[STATUS_AT]))) for sid, f in facts.items()}
 
 
