@@ -9,7 +9,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from posturetest.store.schema import APPLICATION_ID, MERGEABLE_FROM, MIGRATIONS, SCHEMA_VERSION
+from posturetest.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
@@ -145,8 +145,12 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Another station's database, read-only: ours, undamaged, of this schema or an older one
-    whose tables a merge reads as they are (from `MERGEABLE_FROM` on)."""
+    """Another station's database, read-only: ours, undamaged, and not of a newer schema.
+
+    An older one is read as it is, so a station that has not updated posturetest yet can be
+    merged: since version 1 no schema changed a column a merge reads (2 added a secret for
+    de-identified exports, 3 made the checks cheaper).
+    """
     p = Path(path)
     where = _describe(p)
     if not p.exists():
@@ -162,11 +166,6 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
         version = _inspect(conn, where)
         if version == 0:
             raise StoreError(f"{where} is an empty database, not a posturetest one")
-        if version < MERGEABLE_FROM:
-            raise StoreError(
-                f"{where} has an older schema ({version}); open it once with posturetest "
-                "(posturetest --db FILE) to upgrade it, then merge"
-            )
         conn.execute("SELECT count(*) FROM trials").fetchone()
     except sqlite3.Error as e:
         conn.close()

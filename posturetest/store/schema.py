@@ -81,13 +81,13 @@ def _schema(one_of: OneOf, *, named_trial_keys: bool) -> str:
     an import into an empty database can build them once, by sorting, after the last row.
     """
     trial_id_key = "NOT NULL" if named_trial_keys else "PRIMARY KEY"
-    trial_keys = (
-        ");\nCREATE UNIQUE INDEX trials_by_id ON trials(trial_id);\n"
-        "CREATE UNIQUE INDEX trials_by_position ON trials(session_id, seq"
+    inline_position_key = "" if named_trial_keys else "UNIQUE (session_id, seq),\n    "
+    trial_indexes = (
+        "CREATE UNIQUE INDEX trials_by_id ON trials(trial_id);\n"
+        "CREATE UNIQUE INDEX trials_by_position ON trials(session_id, seq);\n"
         if named_trial_keys
         else ""
     )
-    inline_position_key = "" if named_trial_keys else "UNIQUE (session_id, seq),\n    "
     return f"""
 CREATE TABLE subjects (
     subject_id TEXT PRIMARY KEY CHECK ({_UUID_CHECK.format(c="subject_id")}),
@@ -147,8 +147,8 @@ CREATE TABLE trials (
     CHECK (outcome != 'rated' OR (tester_stability IS NOT NULL AND subject_ease IS NOT NULL)),
     CHECK (outcome IN ('rated', 'pending') OR (tester_stability IS NULL AND subject_ease IS NULL
         AND discomfort IS NULL AND tester_effort IS NULL))
-{trial_keys});
-
+);
+{trial_indexes}
 CREATE TABLE rankings (
     session_id TEXT NOT NULL REFERENCES sessions(session_id),
     {_enum("test", StressTest, one_of)},
@@ -278,8 +278,3 @@ MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2, _cheaper_checks_v
 """MIGRATIONS[i] takes a file from schema version i to i + 1. Append only; never edit one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-MERGEABLE_FROM = 1
-"""The oldest schema a merge reads without upgrading the file first: versions 2 and 3 changed
-no column a merge reads (a secret for de-identified exports; cheaper checks), so a station
-that has not updated posturetest yet can still be merged."""
