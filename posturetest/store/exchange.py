@@ -269,6 +269,8 @@ def session_facts(
 
 STATUS_AT = SESSION_LEVEL.index("session_status")
 """Where a session's status is in its facts."""
+_LEVELS = len(SESSION_LEVEL)
+"""A session's facts come first in what `first_met` gives, its plan after them."""
 _DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by")
 """Session columns that only a data package's sessions.csv gives."""
 
@@ -378,7 +380,7 @@ class ImportWriter:
         new_rows = []
         for session_id, facts in firsts.items():
             self._known_sessions.add(session_id)
-            (subject, tester, station, position, scheme, started, status, version) = facts[:8]
+            (subject, tester, station, position, scheme, started, status, version) = facts[:_LEVELS]
             stored = existing.get(session_id)
             described = full.get(session_id)
             if stored is not None:
@@ -391,7 +393,7 @@ class ImportWriter:
                 plan = [described[c] for c in PLAN_FIELDS]
                 seed, blind, cleared_by = (described[c] for c in _DESCRIBED_ONLY)
             else:
-                plan = list(facts[8:])
+                plan = list(facts[_LEVELS:])
                 seed, blind, cleared_by = None, 0, None
                 self._derived.add(session_id)
             tests, repetitions, effort, discomfort, ended_at, safety_passed = plan
@@ -442,9 +444,7 @@ class ImportWriter:
         here: str,
     ) -> None:
         """The session's facts in the trial rows against those stored or described."""
-        for column, old, new in zip(
-            SESSION_LEVEL, theirs, facts[: len(SESSION_LEVEL)], strict=True
-        ):
+        for column, old, new in zip(SESSION_LEVEL, theirs, facts[:_LEVELS], strict=True):
             if not _same(old, new, column):
                 self._conflict(
                     f"session {session_id}: {column} is {old!r} {there} but {new!r} {here}"
