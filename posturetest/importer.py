@@ -713,7 +713,7 @@ PARALLEL_FROM_BYTES = 4 << 20
 def check_in_worker() -> None:
     """The checking process: `python -c` runs this with the trials file as its argument.
 
-    Every batch of `_trial_batches` goes to standard output as a frame (its length, then the
+    Every planned batch of `_trial_batches` goes to standard output as a frame (its length, then the
     batch as `marshal` data: plain lists and strings, several times cheaper than pickle), then
     the ids of the sessions seen; a file that cannot be read goes as its problem line.
     """
@@ -728,13 +728,14 @@ def check_in_worker() -> None:
         out.write(frame)
 
     try:
-        for batch in _trial_batches(Path(sys.argv[1]), checked):
+        for batch in _planned(_trial_batches(Path(sys.argv[1]), checked)):
             send(
                 "batch",
                 checked.errors[reported:],
                 checked.error_count,
                 batch.columns,
                 batch.sessions,
+                batch.plans,
             )
             reported = len(checked.errors)
         send("end", checked.errors[reported:], checked.error_count, list(checked.sessions))
@@ -762,7 +763,8 @@ def _receive(stream: BinaryIO, frames: queue.Queue[bytes | None]) -> None:
 
 
 def _checked_elsewhere(path: Path, checked: _Checked) -> Generator[_TrialBatch, None, None]:
-    """`_trial_batches` from a second process, so reading and checking overlap with writing.
+    """The planned `_trial_batches` from a second process: reading, checking and planning
+    overlap with writing.
 
     A plain child Python (not multiprocessing), so nothing of the caller's own script is run
     again there; only its batches come back, over a private pipe.
@@ -857,9 +859,13 @@ def import_file(
     try:
         with store.write(), store.large_cache(), _collector_paused():
             writer = ImportWriter(store, bulk=True)
-            checking = (_checked_elsewhere if large else _trial_batches)(source.trials, checked)
+            checking = (
+                _checked_elsewhere(source.trials, checked)
+                if large
+                else _planned(_trial_batches(source.trials, checked))
+            )
             with contextlib.closing(checking):
-                for batch in _planned(checking):
+                for batch in checking:
                     if checked.error_count:
                         continue  # checking goes on, to list more problems; writing stops
                     rows = batch.rows
