@@ -856,8 +856,14 @@ def import_file(
         and source.trials.is_file()
         and source.trials.stat().st_size >= PARALLEL_FROM_BYTES
     )
+    new_file = store.empty("trials") and store.empty("sessions")
     try:
-        with store.write(), store.large_cache(), _collector_paused():
+        with (
+            store.rollback_journal() if new_file else contextlib.nullcontext(),
+            store.write(),
+            store.large_cache(),
+            _collector_paused(),
+        ):
             writer = ImportWriter(store, bulk=True)
             checking = (
                 _checked_elsewhere(source.trials, checked)

@@ -13,6 +13,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,11 +269,11 @@ def test_the_indexes_refuse_what_they_should_after_a_bulk_import(
             )
 
 
-def big_copy(rows: Rows, path: Path) -> Path:
+def big_copy(rows: Rows, path: Path, times: int = 1) -> Path:
     """The study's rows over and over, each copy with its own ids: a file past the size at
     which a second process checks it, even when nothing is patched (another process)."""
     copies = []
-    for n in range(THRESHOLD // (len(rows) * 150) + 1):
+    for n in range(times * THRESHOLD // (len(rows) * 150) + 1):
         ids = {r[c] for r in rows for c in ("trial_id", "session_id")}
         fresh = {i: str(uuid.UUID(int=hash((i, n)) % 2**128, version=4)) for i in ids}
         copies += [
@@ -309,3 +310,86 @@ def test_a_posturetest_folder_in_the_current_directory_is_not_imported_instead(
     )
     assert done.returncode == 0, done.stderr
     assert f"{len(read_rows(big.read_bytes())):,} trials" in done.stdout
+
+
+# -- the rollback journal of an import into a new file ------------------------------------------
+
+
+def journal_mode(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_an_import_into_a_new_file_leaves_it_in_write_ahead_logging(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "db.db"
+    assert import_into(db, built["plain.csv"]).exit_code == 0
+    assert journal_mode(db) == "wal"
+    assert not (tmp_path / "db.db-journal").exists()
+
+
+def test_a_refused_import_into_a_new_file_leaves_it_as_it_was(
+    plain_rows: Rows, tmp_path: Path
+) -> None:
+    db = tmp_path / "db.db"
+    with Store(db):
+        pass
+    before = fingerprint(db)
+    plain_rows[-1]["rep"] = "7"
+    assert import_into(db, write_rows(tmp_path / "bad.csv", plain_rows)).exit_code == 1
+    assert fingerprint(db) == before
+    assert journal_mode(db) == "wal"
+    assert not (tmp_path / "db.db-journal").exists()
+
+
+def test_with_another_connection_on_the_file_the_import_keeps_the_log(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "db.db"
+    with Store(db) as app, Store(db) as importing:
+        with importing.rollback_journal() as switched:
+            assert switched is False
+        assert importing.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert import_into(db, built["plain.csv"]).exit_code == 0
+        assert app.count("trials") == STUDY_TRIALS  # the open app reads what came in
+    assert journal_mode(db) == "wal"
+
+
+def test_alone_on_the_file_the_journal_switches_and_switches_back(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.db") as store:
+        with store.rollback_journal() as switched:
+            assert switched is True
+            assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with Store(":memory:") as memory, memory.rollback_journal() as switched:
+        assert switched is False
+
+
+def test_an_import_killed_half_way_leaves_a_new_file_empty_and_usable(
+    plain_rows: Rows, tmp_path: Path
+) -> None:
+    """Killed with the rollback journal on disk: the next opening rolls the import back."""
+    big = big_copy(plain_rows, tmp_path / "big.csv", times=4)
+    db = tmp_path / "db.db"
+    command = Path(sys.executable).parent / "posturetest"
+    importing = subprocess.Popen(
+        [str(command), "--db", str(db), "import", str(big)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    journal = tmp_path / "db.db-journal"
+    deadline = time.monotonic() + 60
+    while not journal.exists() and importing.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # a separate process: nothing to await
+    importing.kill()
+    importing.wait()
+    assert journal.exists(), "the import ended before it could be killed half-way"
+    with Store(db) as store:
+        assert store.count("trials") == store.count("sessions") == 0
+        assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert import_into(db, big).exit_code == 0

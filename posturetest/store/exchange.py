@@ -310,24 +310,21 @@ class ImportWriter:
         self._next_enrolment = 0
         self._derived: set[str] = set()
         """Sessions created from trial rows alone, their plan implied by the rows."""
-        self._started_empty = self._empty("trials")
+        self._started_empty = self.store.empty("trials")
         """Into an empty table only this writer's own rows can already be there, so only
         those need looking up (a large import skips 600,000 index lookups); in bulk, the
         checks already made every id unique, so none need looking up."""
         self._look_up_trials = not (bulk and self._started_empty)
-        self._sessions_started_empty = self._empty("sessions")
-        self._rankings_started_empty = bulk and self._empty("rankings")
+        self._sessions_started_empty = self.store.empty("sessions")
+        self._rankings_started_empty = bulk and self.store.empty("rankings")
         self._added_trials: set[str] = set()
         self._deferred: list[str] = []
         if bulk:
             for table, names in _DEFERRABLE_INDEXES.items():
-                if self._empty(table):
+                if self.store.empty(table):
                     for name in names:
                         self.conn.execute(f"DROP INDEX {name}")
                         self._deferred.append(name)
-
-    def _empty(self, table: str) -> bool:
-        return not self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
 
     def _conflict(self, message: str) -> None:
         self.conflicts.append(message)

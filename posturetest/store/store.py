@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -39,7 +39,7 @@ from posturetest.domain import (
     plan_session,
 )
 from posturetest.domain.protocol import SUBJECT_CODE_RULE
-from posturetest.store.opening import StoreError, connect
+from posturetest.store.opening import BUSY_TIMEOUT_MS, StoreError, connect
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -201,6 +201,31 @@ class Store:
                 yield
             finally:
                 self.conn.execute(f"PRAGMA cache_size = {int(before)}")
+
+    @contextmanager
+    def rollback_journal(self) -> Iterator[bool]:
+        """For one large write into a file no other connection has open: a rollback journal
+        instead of the write-ahead log while it lasts, so each page is written once, into the
+        file, instead of into the log and again when the log is copied back. The transaction
+        stays all or nothing and its commit as durable. Yields whether it switched: with any
+        other connection on the file, nothing changes (it does not wait for one to close)."""
+        switched = False
+        with self._lock:
+            if self.path != ":memory:" and not self.conn.in_transaction:
+                self.conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    mode = self.conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+                    switched = str(mode).lower() == "delete"
+                except sqlite3.OperationalError:
+                    switched = False  # another connection holds the file
+                finally:
+                    self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                yield switched
+            finally:
+                if switched:  # back to the log; if that fails, the next opening sets it
+                    with suppress(sqlite3.OperationalError):
+                        self.conn.execute("PRAGMA journal_mode = WAL")
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock:
@@ -580,10 +605,18 @@ class Store:
 
     # -- whole-file facts ---------------------------------------------------------------------
 
+    _TABLES = frozenset({"subjects", "sessions", "trials", "rankings", "corrections"})
+
     def count(self, table: str) -> int:
-        if table not in {"subjects", "sessions", "trials", "rankings", "corrections"}:
+        if table not in self._TABLES:
             raise ValueError(table)
         return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
+
+    def empty(self, table: str) -> bool:
+        """No row in the table (without counting them all)."""
+        if table not in self._TABLES:
+            raise ValueError(table)
+        return not self._rows(f"SELECT EXISTS (SELECT 1 FROM {table})")[0][0]
 
     def integrity_ok(self) -> bool:
         return bool(self._rows("PRAGMA quick_check(1)")[0][0] == "ok")
