@@ -483,7 +483,7 @@ def test_a_new_file_has_the_schema_of_a_migrated_one(v2_file: Path, tmp_path: Pa
 def test_a_migrated_file_has_the_schema_declared_as_latest(v2_file: Path, tmp_path: Path) -> None:
     declared = tmp_path / "declared.db"
     with closing(sqlite3.connect(declared)) as conn:
-        for statement in schema.SCHEMA.split(";\n"):
+        for statement in schema.current_schema().split(";\n"):
             if statement.strip():
                 conn.execute(statement)
         schema.MIGRATIONS[1](conn)

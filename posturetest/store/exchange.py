@@ -25,7 +25,7 @@ from posturetest.domain.interchange import (
     Field,
 )
 from posturetest.store.opening import open_readonly
-from posturetest.store.schema import INDEXES
+from posturetest.store.schema import indexes
 from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
@@ -230,7 +230,7 @@ _DEFERRABLE_INDEXES = {
     "sessions": ("sessions_by_start", "sessions_by_subject", "sessions_unfinished"),
     "trials": ("trials_by_id", "trials_by_position"),
 }
-"""Indexes a bulk import into an empty table builds at the end, from `INDEXES`."""
+"""Indexes a bulk import into an empty table builds at the end, from `indexes()`."""
 
 
 def _same(a: object, b: object, column: str) -> bool:
@@ -586,7 +586,7 @@ class ImportWriter:
         refuse on any conflict."""
         for name in self._deferred:
             try:
-                self.conn.execute(INDEXES[name])
+                self.conn.execute(indexes()[name])
             except sqlite3.IntegrityError as e:
                 self._conflict(f"the rows break a rule of the database ({e})")
         self._deferred.clear()

@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterable
 from enum import StrEnum
+from functools import cache
 
 from posturetest.domain import (
     SAFETY_KEYS,
@@ -203,12 +204,6 @@ JOIN subjects sub ON sub.subject_id = s.subject_id;
 """
 
 
-SCHEMA_V1 = _schema(_in_list, named_trial_keys=False)
-SCHEMA_V3 = _schema(_or_chain, named_trial_keys=True)
-SCHEMA = SCHEMA_V3
-"""The schema as the latest migration leaves it."""
-
-
 def _statements(script: str) -> list[str]:
     """Each statement of a script, without the comment lines before it."""
     statements = []
@@ -221,25 +216,28 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-INDEXES: dict[str, str] = {
-    m.group(1): s
-    for s in _statements(SCHEMA)
-    if (m := re.match(r"CREATE (?:UNIQUE )?INDEX (\w+)", s))
-}
-"""Each index's CREATE statement by name, for a bulk load that builds them after the rows."""
+@cache
+def current_schema() -> str:
+    """The schema as the latest migration leaves it (built when first needed, not at start)."""
+    return _schema(_or_chain, named_trial_keys=True)
+
+
+@cache
+def indexes() -> dict[str, str]:
+    """Each index's CREATE statement by name, for a bulk load that builds them after the rows."""
+    return {
+        m.group(1): s
+        for s in _statements(current_schema())
+        if (m := re.match(r"CREATE (?:UNIQUE )?INDEX (\w+)", s))
+    }
 
 
 Migration = Callable[[sqlite3.Connection], None]
 
 
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    for statement in script.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
-
-
 def _create_v1(conn: sqlite3.Connection) -> None:
-    _run_script(conn, SCHEMA_V1)
+    for statement in _statements(_schema(_in_list, named_trial_keys=False)):
+        conn.execute(statement)
 
 
 _REBUILT_IN_V3 = ("sessions", "safety_answers", "trials", "rankings", "corrections")
@@ -250,7 +248,7 @@ def _cheaper_checks_v3(conn: sqlite3.Connection) -> None:
     trial's keys become named unique indexes. Runs with foreign keys off (SQLite's own recipe
     for changing a table), and checks them before the transaction can commit."""
     conn.execute("DROP VIEW trial_results")
-    statements = _statements(SCHEMA_V3)
+    statements = _statements(_schema(_or_chain, named_trial_keys=True))
     for name in _REBUILT_IN_V3:
         create = next(s for s in statements if s.startswith(f"CREATE TABLE {name} ("))
         conn.execute(create.replace(f"CREATE TABLE {name} (", f"CREATE TABLE {name}_v3 (", 1))
