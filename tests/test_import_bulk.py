@@ -382,3 +382,19 @@ def test_an_import_killed_half_way_leaves_a_new_file_empty_and_usable(
         assert store.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert import_into(db, big).exit_code == 0
+
+
+@pytest.mark.parametrize("year", [0, 1, 1900, 2000, 2023, 2024, 2026, 2100, 2400, 9999])
+def test_the_datetime_pattern_knows_the_calendar(year: int) -> None:
+    """Every day of these years, and impossible ones, against Python's own calendar."""
+    from datetime import datetime
+
+    for month in range(0, 14):
+        for day in range(0, 33):
+            text = f"{year:04d}-{month:02d}-{day:02d}T23:59:59Z"
+            try:
+                datetime.fromisoformat(text[:-1])
+                real = True
+            except ValueError:
+                real = False
+            assert bool(importer._MOMENT.fullmatch(text)) == real, text
