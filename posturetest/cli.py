@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -22,11 +23,13 @@ if TYPE_CHECKING:
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""ctrl+c, as shells report it (128 + SIGINT)."""
 PROGRESS_THRESHOLD = 50_000
 """Rows below which work is quick enough to show nothing extra."""
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> None:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One clear line on stderr and a non-zero exit: never a traceback."""
     click.echo(f"posturetest: {message}", err=True)
     sys.exit(code)
@@ -37,12 +40,63 @@ def db_option(f: click.decorators.FC) -> click.decorators.FC:
         "--db",
         "db_path",
         type=click.Path(path_type=Path),
-        envvar=DB_ENV,
         help=f"Database file (default: ${DB_ENV}, else posturetest.db in your user data folder).",
     )(f)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class Posturetest(click.Group):
+    """The command group: whatever goes wrong reaches the user as one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            fail("stopped (ctrl+c); what was under way was rolled back", EXIT_INTERRUPTED)
+        except Exception as e:  # noqa: BLE001 - the last line of defence
+            fail(describe_failure(e))
+
+
+def describe_failure(e: Exception) -> str:
+    """An exception that reached the top as one line; an unexpected one goes to a private log."""
+    import sqlite3
+
+    from posturetest.outputs import OutputRefused
+    from posturetest.store.opening import StoreError, describe, describe_os_error
+
+    if isinstance(e, StoreError | OutputRefused):
+        return str(e)
+    if isinstance(e, sqlite3.Error):
+        return str(describe(e, "the database"))
+    if isinstance(e, OSError):
+        where = e.filename or "a file"
+        return str(describe_os_error(e, f"cannot use {where}"))
+    if isinstance(e, MemoryError):
+        return "ran out of memory; nothing more was written"
+    return crash_report(e)
+
+
+def crash_report(e: BaseException) -> str:
+    """Write the traceback to a private file and return the line that points to it."""
+    import os
+    import tempfile
+    import traceback
+
+    try:
+        fd, log_path = tempfile.mkstemp(prefix="posturetest-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(e)))
+    except OSError:
+        return f"unexpected error ({type(e).__name__}: {e})"
+    return f"unexpected error ({type(e).__name__}); details in {log_path}"
+
+
+@click.group(
+    cls=Posturetest,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @db_option
 @click.version_option(__version__, prog_name="posturetest")
 @click.pass_context
@@ -56,33 +110,44 @@ def main(ctx: click.Context, db_path: Path | None) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = db_path
         return
-    from posturetest.store import StoreError
     from posturetest.tui.run import run_app  # deferred: Textual costs ~0.2 s to import
 
-    try:
-        code = run_app(db_path)
-    except StoreError as e:
-        fail(str(e))
-    sys.exit(code)
+    sys.exit(run_app(database_path(ctx, db_path, write=True)))
 
 
-def open_store_or_fail(db_path: Path | None, *, must_exist: bool = False) -> Store:
-    """The database named by --db / POSTURETEST_DB / the default, or one line and exit 2.
-
-    Commands that only read (export, datasette-metadata) refuse a path with no database
-    instead of creating an empty one.
-    """
+def database_path(ctx: click.Context, db_path: Path | None, *, write: bool = False) -> Path:
+    """The nearest explicit choice: the command's --db, the group's --db, $POSTURETEST_DB, the
+    default (a ~ in any of them stands for the home folder)."""
     from posturetest.config import default_db_path
-    from posturetest.store import StoreError, open_store
 
-    path = Path(db_path or default_db_path())
-    if must_exist and not path.exists():
-        fail(f"{path} does not exist (no database there)")
-    try:
-        return open_store(path)
-    except StoreError as e:
-        fail(str(e))
-        raise  # unreachable: fail() exits
+    chosen = db_path if db_path is not None else ctx.obj
+    if chosen is not None:
+        if not str(chosen).strip():
+            fail("--db needs a file name")
+        return Path(chosen).expanduser()
+    return default_db_path(create_folder=write)
+
+
+def open_store_or_fail(ctx: click.Context, db_path: Path | None, *, write: bool = False) -> Store:
+    """The database chosen (see `database_path`), or one line and exit 2.
+
+    A command that writes checks the file first and refuses a damaged one. A command that only
+    reads opens it read-only (nothing is created, migrated or written, and a copy on a
+    read-only folder or drive can be read); the file is checked beside the work, and the
+    command calls `store.require_sound()` before it hands over what it read.
+    """
+    from posturetest.store import Store
+
+    path = database_path(ctx, db_path, write=write)
+    if write:
+        return Store(path, check=True)
+    return Store(path, readonly=True, check_in_background=True)
+
+
+def check_output(path: Path) -> None:
+    from posturetest.outputs import check_file
+
+    check_file(path)
 
 
 def selection_options(f: Callable[..., None]) -> Callable[..., None]:
@@ -182,44 +247,56 @@ def export(
     checks. The codebook describes every column.
     """
     from posturetest import export as exporting
+    from posturetest.outputs import atomic_text, check_folder
 
     if fmt == "codebook":
         text = exporting.codebook_markdown()
         if out_path is None:
             click.echo(text, nl=False)
         else:
+            check_output(out_path)
             write_text_or_fail(out_path, text)
         return
     if fmt == "datapackage" and out_path is None:
         fail("--format datapackage needs --out FOLDER")
-    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    store = open_store_or_fail(ctx, db_path)
     selection = dataclasses.replace(selection, deidentify=deidentify)
-    with store, progress_bar(lambda: exporting.count(store, selection), "Exporting") as progress:
-        if fmt == "datapackage":
-            assert out_path is not None
-            if out_path.exists() and not out_path.is_dir():
-                fail(f"{out_path} exists and is not a folder")
+    with store:
+        if out_path is not None:
+            if fmt == "datapackage":
+                check_folder(out_path, exporting.DATAPACKAGE_MEMBERS)
+            else:
+                check_output(out_path)
+        with progress_bar(lambda: exporting.count(store, selection), "Exporting") as progress:
+            if fmt == "datapackage":
+                assert out_path is not None
+                try:
+                    store.require_sound()
+                    written = exporting.write_datapackage(store, selection, out_path, progress)
+                except OSError as e:
+                    fail(f"cannot write {out_path}: {e.strerror or e}")
+                click.echo(f"Wrote {written:,} trials to {out_path}/ (datapackage.json)", err=True)
+                return
+            writer = exporting.write_csv if fmt == "csv" else exporting.write_json
+            if out_path is None:
+                writer(store, selection, sys.stdout, progress)
+                store.require_sound()
+                return
             try:
-                written = exporting.write_datapackage(store, selection, out_path, progress)
+                with atomic_text(out_path) as out:
+                    written = writer(store, selection, out, progress)
+                    store.require_sound()  # a damaged file leaves no export behind
             except OSError as e:
                 fail(f"cannot write {out_path}: {e.strerror or e}")
-            click.echo(f"Wrote {written:,} trials to {out_path}/ (datapackage.json)", err=True)
-            return
-        writer = exporting.write_csv if fmt == "csv" else exporting.write_json
-        if out_path is None:
-            writer(store, selection, sys.stdout, progress)
-            return
-        try:
-            with out_path.open("w", encoding="utf-8", newline="") as out:
-                written = writer(store, selection, out, progress)
-        except OSError as e:
-            fail(f"cannot write {out_path}: {e.strerror or e}")
-        click.echo(f"Wrote {written:,} trials to {out_path}", err=True)
+    click.echo(f"Wrote {written:,} trials to {out_path}", err=True)
 
 
 def write_text_or_fail(path: Path, text: str) -> None:
+    from posturetest.outputs import atomic_text
+
     try:
-        path.write_text(text, encoding="utf-8")
+        with atomic_text(path) as out:
+            out.write(text)
     except OSError as e:
         fail(f"cannot write {path}: {e.strerror or e}")
 
@@ -248,12 +325,12 @@ def datasette_metadata(ctx: click.Context, db_path: Path | None) -> None:
     """
     import json
 
-    from posturetest.config import default_db_path
     from posturetest.datasette import metadata
 
-    path = db_path or ctx.obj or default_db_path()
-    open_store_or_fail(path, must_exist=True).close()
-    click.echo(json.dumps(metadata(Path(path)), indent=2))
+    path = database_path(ctx, db_path)
+    with open_store_or_fail(ctx, db_path) as store:
+        store.require_sound()
+    click.echo(json.dumps(metadata(path), indent=2))
 
 
 def refuse(problems: list[str], outcome: str) -> None:
@@ -289,29 +366,58 @@ def import_command(ctx: click.Context, db_path: Path | None, path: Path) -> None
     nothing is written (exit 1). Importing the same file twice changes nothing. A row whose
     id is already stored with other values is a conflict: reported, nothing written.
     """
-    from posturetest.importer import ImportRefused, UnusableFile, import_file
+    from posturetest.importer import ImportRefused, UnusableFile, import_file, locate
 
     if not path.exists():
         fail(f"{path} does not exist")
-    store = open_store_or_fail(db_path or ctx.obj)
+    try:
+        source = locate(path)  # before the database is opened: a refused file creates nothing
+    except UnusableFile as e:
+        fail(f"{e.problems[0]} (nothing was imported)")
+    target = database_path(ctx, db_path, write=True)
+    new_file = not os.path.lexists(target)
+    store = open_store_or_fail(ctx, db_path, write=True)
+    store.wait_for_writer = lambda: waiting_for_writer(store)
 
     def rows_in_file() -> int:
-        trials = path.parent / "trials.csv" if path.suffix.lower() == ".json" else path
         try:
-            with trials.open("rb") as f:
+            with source.trials.open("rb") as f:
                 lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
             return max(0, lines - 1)  # the header
         except OSError:
             return 0
 
-    with store, progress_bar(rows_in_file, "Importing") as progress:
+    with removed_unless_filled(store, new_file):
         try:
-            report = import_file(store, path, progress)
+            with progress_bar(rows_in_file, "Importing") as progress:
+                report = import_file(store, path, progress)
         except UnusableFile as e:
             fail(f"{e.problems[0]} (nothing was imported)")
         except ImportRefused as e:
             refuse(e.problems, "nothing was imported")
     _print_report(report, f"Imported {path}")
+
+
+@contextmanager
+def removed_unless_filled(store: Store, new_file: bool) -> Iterator[None]:
+    """Close the store at the end; a database file this import created is removed again when
+    nothing went into it (a refused import leaves no empty database behind)."""
+    try:
+        with store:
+            yield
+    finally:
+        if new_file:
+            from posturetest.store.opening import remove_if_empty
+
+            remove_if_empty(Path(store.path))
+
+
+def waiting_for_writer(store: Store) -> None:
+    click.echo(
+        f"posturetest: another program is writing to {store.path}; waiting for it to finish "
+        "(ctrl+c to stop, nothing is changed)...",
+        err=True,
+    )
 
 
 @main.command()
@@ -323,21 +429,25 @@ def merge(ctx: click.Context, db_path: Path | None, others: tuple[Path, ...]) ->
 
     Merging again changes nothing. Subjects with the same code become one subject. Rows
     stored with the same id but other values are conflicts: reported, nothing merged (exit 1).
+    A station's database may be on a read-only drive.
     """
-    from posturetest.config import default_db_path
-    from posturetest.store import StoreError
     from posturetest.store.exchange import ImportConflict, merge_databases
+    from posturetest.store.opening import holds_connection
 
-    target = Path(db_path or ctx.obj or default_db_path())
+    target = database_path(ctx, db_path, write=True)
     for other in others:
-        if other.exists() and target.exists() and other.resolve() == target.resolve():
+        if not other.exists():
+            fail(f"{other} does not exist")
+        if target.exists() and os.path.samefile(other, target):
             fail(f"{other} is the database being merged into")
-    store = open_store_or_fail(target)
+    store = open_store_or_fail(ctx, db_path, write=True)
+    store.wait_for_writer = lambda: waiting_for_writer(store)
     with store:
+        for other in others:
+            if holds_connection(other):
+                fail(f"{other} is the database being merged into")
         try:
             report = merge_databases(store, list(others))
-        except StoreError as e:
-            fail(str(e))
         except ImportConflict as e:
             refuse(e.problems, "nothing was merged")
     _print_report(report, f"Merged {len(others)} database(s)")
@@ -372,10 +482,11 @@ def sample(out_dir: Path, subjects: int, seed: int) -> None:
     noise, tester bias, rater disagreement and a few stopped trials. The package is labelled
     SYNTHETIC and imports like any export: try the commands, the notebook and the charts on it.
     """
+    from posturetest.export import DATAPACKAGE_MEMBERS
+    from posturetest.outputs import check_folder
     from posturetest.sample import write_sample
 
-    if out_dir.exists() and not out_dir.is_dir():
-        fail(f"{out_dir} exists and is not a folder")
+    check_folder(out_dir, DATAPACKAGE_MEMBERS)
     try:
         write_sample(out_dir, subjects, seed)
     except OSError as e:
@@ -426,17 +537,19 @@ def plot(
             fail("plot history needs one --subject CODE")
         if selection != Selection(subjects=selection.subjects):
             fail("plot history takes only --subject: it shows every session of that subject")
-    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    store = open_store_or_fail(ctx, db_path)
     with store:
+        check_output(out_path)
         if kind == "history":
             figure = plots.history(store, selection.subjects[0])
         else:
             draw = {"compare": plots.compare, "agreement": plots.agreement, "order": plots.order}
             figure = draw[kind](store, selection)
-    try:
-        plots.save(figure, out_path)
-    except OSError as e:
-        fail(f"cannot write {out_path}: {e.strerror or e}")
+        store.require_sound()
+        try:
+            plots.save(figure, out_path)
+        except OSError as e:
+            fail(f"cannot write {out_path}: {e.strerror or e}")
     click.echo(f"Wrote {out_path}", err=True)
 
 
@@ -463,8 +576,10 @@ def report(ctx: click.Context, db_path: Path | None, session_id: str, out_path: 
 
     if out_path.suffix.lower() != ".pdf":
         fail(f"{out_path.name}: the report is written as a .pdf file")
-    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    store = open_store_or_fail(ctx, db_path)
     with store:
+        check_output(out_path)
+        store.require_sound()
         try:
             store.session(session_id)
         except RecordError:
@@ -505,9 +620,10 @@ def stats_command(
 
     from posturetest import stats as statistics
 
-    store = open_store_or_fail(db_path or ctx.obj, must_exist=True)
+    store = open_store_or_fail(ctx, db_path)
     with store:
         result = statistics.compute(store, selection)
+        store.require_sound()
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, allow_nan=False))
     else:

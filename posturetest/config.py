@@ -10,15 +10,17 @@ DB_ENV = "POSTURETEST_DB"
 STATION_ENV = "POSTURETEST_STATION"
 
 
-def default_db_path() -> Path:
-    """`POSTURETEST_DB`, else posturetest.db in the user data folder (created, owner-only)."""
+def default_db_path(*, create_folder: bool = True) -> Path:
+    """`POSTURETEST_DB` (a ~ in it is the home folder), else posturetest.db in the user data
+    folder (created owner-only when `create_folder`: commands that only read create nothing)."""
     from_env = os.environ.get(DB_ENV)
     if from_env:
         return Path(from_env).expanduser()
     import platformdirs  # deferred: only needed when no path was given
 
     folder = Path(platformdirs.user_data_dir("posturetest", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create_folder:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder / "posturetest.db"
 
 

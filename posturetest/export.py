@@ -185,6 +185,10 @@ def datapackage_descriptor(selection: Selection) -> dict[str, Any]:
     }
 
 
+DATAPACKAGE_MEMBERS = ("sessions.csv", "rankings.csv", "trials.csv", "datapackage.json")
+"""The files a data package folder holds."""
+
+
 def write_datapackage(
     store: Store, selection: Selection, out_dir: Path, progress: Progress | None = None
 ) -> int:

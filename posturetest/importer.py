@@ -20,6 +20,7 @@ import operator
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -50,6 +51,7 @@ from posturetest.store.exchange import (
     session_facts,
     with_plans,
 )
+from posturetest.store.opening import holds_connection, is_sqlite_file
 
 MAX_ERRORS = 20
 SQLITE_INTEGER = 2**63
@@ -371,9 +373,26 @@ class Source:
 
 
 def locate(path: Path) -> Source:
+    """The files to read, after refusing any that is a database (reading one this process has
+    open, then closing it, would drop the locks that keep it safe)."""
+    _not_a_database(path)
     if path.suffix.lower() == ".json" or path.name == "datapackage.json":
-        return _from_datapackage(path)
+        source = _from_datapackage(path)
+        for member in (source.trials, source.rankings, source.sessions):
+            if member is not None:
+                _not_a_database(member)
+        return source
     return Source(trials=path, label=str(path))
+
+
+def _not_a_database(path: Path) -> None:
+    if holds_connection(path):
+        raise UnusableFile(f"{path}: this is the database being imported into")
+    if is_sqlite_file(path):
+        raise UnusableFile(
+            f"{path}: this is an SQLite database, not CSV or JSON; to bring in another "
+            "station's database use `posturetest merge`"
+        )
 
 
 def _from_datapackage(path: Path) -> Source:
@@ -710,6 +729,7 @@ def check_in_worker() -> None:
     the ids of the sessions seen; a file that cannot be read goes as its problem line.
     """
     gc.disable()  # nothing here makes reference cycles; collecting would only slow it down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is the importing process's to handle
     out = sys.stdout.buffer
     checked = _Checked()
     reported = 0
@@ -742,14 +762,28 @@ FRAMES_AHEAD = 32
 """Batches the checking process may run ahead of the writing; a pipe alone holds 64 KiB."""
 
 
+MAX_FRAME_BYTES = 1 << 30
+"""No batch comes near this (5,000 rows); a longer frame means the stream is garbled."""
+GARBLED = b"garbled"
+
+
 def _receive(stream: BinaryIO, frames: queue.Queue[bytes | None]) -> None:
-    """Reads the checking process's frames as they come (the pipe never fills up), then None."""
+    """Reads the checking process's frames as they come (the pipe never fills up), then None.
+
+    A frame whose length is out of bounds, or that ends early, is passed on as GARBLED."""
     try:
         while len(head := stream.read(8)) == 8:
-            frame = stream.read(int.from_bytes(head, "little"))
+            length = int.from_bytes(head, "little")
+            if length > MAX_FRAME_BYTES:
+                frames.put(GARBLED)
+                return
+            frame = stream.read(length)
+            if len(frame) != length:
+                frames.put(GARBLED)
+                return
             frames.put(frame)
-    except (OSError, ValueError):
-        pass  # the pipe was closed: the import is over
+    except (OSError, ValueError, MemoryError):
+        frames.put(GARBLED)
     finally:
         frames.put(None)
 
@@ -780,6 +814,8 @@ def _checked_elsewhere(path: Path, checked: _Checked) -> Generator[_TrialBatch, 
     try:
         while True:
             frame = frames.get()
+            if frame == GARBLED:
+                raise UnusableFile(f"{path}: the process checking this file sent garbled data")
             try:
                 kind, *message = marshal.loads(frame) if frame is not None else (None,)
             except (EOFError, ValueError, TypeError):

@@ -444,8 +444,15 @@ UNUSABLE = [
     (
         "binary",
         "trials.csv",
-        lambda export: b"SQLite format 3\x00" + bytes(range(256)) * 4,
+        lambda export: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
         "this is a binary file, not CSV text",
+    ),
+    (
+        "sqlite_database",
+        "trials.csv",
+        lambda export: b"SQLite format 3\x00" + bytes(range(256)) * 4,
+        "this is an SQLite database, not CSV or JSON; to bring in another station's "
+        "database use `posturetest merge`",
     ),
     (
         "missing_column",

@@ -364,7 +364,7 @@ def _damaged(path: Path, a: Path) -> None:
 
 REFUSED = [
     ("not_sqlite", _not_sqlite, "is not a SQLite database"),
-    ("empty_file", _empty_file, "empty database, not a posturetest one"),
+    ("empty_file", _empty_file, "is an empty file, not a posturetest database"),
     ("foreign", _foreign, "is a SQLite database but not a posturetest one"),
     ("newer_schema", _newer, f"newer posturetest (schema {SCHEMA_VERSION + 1}"),
     ("damaged", _damaged, "damaged"),

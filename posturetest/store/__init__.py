@@ -1,7 +1,13 @@
 """Storage: the schema, its migrations and every SQL statement live here."""
 
 from posturetest.domain.interchange import RANKING_COLUMNS
-from posturetest.store.opening import StoreError
+from posturetest.store.opening import (
+    StoreBusy,
+    StoreDamaged,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+)
 from posturetest.store.schema import INTERCHANGE_COLUMNS, SCHEMA_VERSION
 from posturetest.store.store import (
     Correction,
@@ -21,7 +27,11 @@ __all__ = [
     "RecordError",
     "SessionRow",
     "Store",
+    "StoreBusy",
+    "StoreDamaged",
     "StoreError",
+    "StoreFull",
+    "StoreReadOnly",
     "new_id",
     "open_store",
     "utc_now",

@@ -107,8 +107,8 @@ def _prepare_study_ids(store: Store, selection: Selection) -> str:
     """A temp table mapping subject codes to study ids; the JOIN that uses it."""
     if not selection.deidentify:
         return ""
-    secret = store.conn.execute("SELECT value FROM meta WHERE key = 'study_secret'").fetchone()[0]
-    with store.write():  # committed at once: a temp table, but still a write on this connection
+    secret = store.study_secret()
+    with store.scratch():  # a temp table: no lock on the file, fine on a read-only copy
         store.conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS study_ids (code TEXT PRIMARY KEY, study_id TEXT)"
         )

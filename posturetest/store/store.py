@@ -9,8 +9,8 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -39,7 +39,18 @@ from posturetest.domain import (
     plan_session,
 )
 from posturetest.domain.protocol import SUBJECT_CODE_RULE
-from posturetest.store.opening import BUSY_TIMEOUT_MS, StoreError, connect
+from posturetest.store.opening import (
+    BUSY_TIMEOUT_MS,
+    StoreDamaged,
+    StoreError,
+    StoreReadOnly,
+    check_sound,
+    connect,
+    damage,
+    describe,
+    is_busy,
+    is_file_problem,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -134,10 +145,63 @@ def _checked_scale(scale_name: str, value: int) -> Scale:
 class Store:
     """One open database. Safe to share between the UI thread and worker threads."""
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+    NOTICE_AFTER_MS = 1000
+    """With `wait_for_writer`: how long another writer may hold the file before it is said."""
+    WAIT_STEP_MS = 250
+    """While waiting for another writer, how often to look again (and to see ctrl+c)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        readonly: bool = False,
+        check: bool = False,
+        check_in_background: bool = False,
+    ) -> None:
+        """`readonly`: a command that only reads (nothing is created, migrated or written).
+        `check`: refuse a damaged file now. `check_in_background`: check it in a thread of its
+        own, beside the work; writes wait for the answer, and a damaged file takes none."""
         self.path = str(path)
-        self.conn = connect(path)
+        self.readonly = readonly
+        self.conn = connect(path, readonly=readonly, check=check)
         self._lock = threading.RLock()
+        self.wait_for_writer: Callable[[], None] | None = None
+        """When set, a write that finds the file held by another writer waits for it (calling
+        this once, to say so) instead of failing; ctrl+c stops the wait."""
+        self.damaged: str | None = None
+        """What the background check found wrong with the file, if anything."""
+        self._checked = threading.Event()
+        if check_in_background and self.path != ":memory:":
+            threading.Thread(target=self._check, name="posturetest-check", daemon=True).start()
+        else:
+            self._checked.set()
+
+    def _check(self) -> None:
+        try:
+            conn = connect(self.path, readonly=True)
+            try:
+                self.damaged = damage(conn)
+            finally:
+                conn.close()
+        except StoreDamaged as e:
+            self.damaged = str(e)
+        except sqlite3.DatabaseError as e:
+            self.damaged = str(e)
+        except StoreError:
+            self.damaged = None  # not a verdict on the file (it could not be opened twice)
+        finally:
+            self._checked.set()
+
+    def wait_checked(self, timeout: float | None = None) -> bool:
+        """Wait for the background check; True once it has answered."""
+        return self._checked.wait(timeout)
+
+    def require_sound(self) -> None:
+        """Wait for the background check and refuse (StoreDamaged) a damaged file: a command
+        that only reads asks before it hands over what it read."""
+        self._checked.wait()
+        if self.damaged:
+            raise StoreDamaged(f"{self.path} is damaged ({self.damaged}); refused")
 
     @cached_property
     def db(self) -> sqlite_utils.Database:
@@ -157,26 +221,107 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check_sound(self) -> None:
+        """Refuse (StoreDamaged) a file that `PRAGMA quick_check` finds damaged."""
+        with self._lock:
+            check_sound(self.conn, self.path)
+
     # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def busy_timeout(self, milliseconds: int) -> Iterator[None]:
+        """Wait at most this long for another writer (the UI's first try at a save)."""
+        with self._lock:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+            try:
+                yield
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE: the write lock up front, so a second station waits (busy timeout)
+        instead of failing half-way through; with `wait_for_writer`, as long as it takes."""
+        if self.readonly:
+            raise StoreReadOnly(f"{self.path} was opened only to read; nothing is written to it")
+        self._checked.wait()
+        if self.damaged:
+            raise StoreDamaged(
+                f"{self.path} is damaged ({self.damaged}); nothing more is written into it"
+            )
+        patient = self.wait_for_writer is not None
+        try:
+            with self.busy_timeout(self.NOTICE_AFTER_MS) if patient else nullcontext():
+                self.conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.Error as e:
+            if not is_busy(e) or self.wait_for_writer is None:
+                raise describe(e, self.path) from None
+        self.wait_for_writer()
+        self.conn.execute(f"PRAGMA busy_timeout = {self.WAIT_STEP_MS}")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.Error as e:
+                    if not is_busy(e):
+                        raise describe(e, self.path) from None
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    @contextmanager
+    def scratch(self) -> Iterator[None]:
+        """Writes to this connection's temp tables only, committed at the end: no lock on the
+        file is taken, so it works on a store opened read-only."""
+        with self._lock:
+            try:
+                yield
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def study_secret(self) -> str:
+        """The database's secret for de-identified study ids (schema 2 and later)."""
+        try:
+            return str(self._rows("SELECT value FROM meta WHERE key = 'study_secret'")[0][0])
+        except sqlite3.OperationalError:
+            raise StoreError(
+                f"{self.path} was written by an older posturetest, without the secret that "
+                "de-identified exports need: open it once with this version (posturetest --db "
+                "FILE) to upgrade it"
+            ) from None
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (it does after a full disk)."""
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """One committed transaction; nested calls join the outer one.
 
-        BEGIN IMMEDIATE takes the write lock up front, so a second station waits (busy timeout)
-        instead of failing half-way through.
+        A problem of the file or the disk (busy, full, read-only, damaged) leaves as a
+        StoreError with one line to show, after the transaction was rolled back.
         """
         with self._lock:
             if self.conn.in_transaction:
                 yield self.db
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self.db
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._rollback()
+                if is_file_problem(e):
+                    raise describe(e, self.path) from None
                 raise
-            self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     _PRIMARY_KEYS = {"trials": "trial_id", "sessions": "session_id"}
 
@@ -229,7 +374,12 @@ class Store:
 
     def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                if is_file_problem(e):
+                    raise describe(e, self.path) from None
+                raise
 
     # -- subjects -----------------------------------------------------------------------------
 
@@ -622,9 +772,11 @@ class Store:
         return bool(self._rows("PRAGMA quick_check(1)")[0][0] == "ok")
 
 
-def open_store(path: str | os.PathLike[str]) -> Store:
+def open_store(
+    path: str | os.PathLike[str], *, readonly: bool = False, check: bool = False
+) -> Store:
     """Open (or create) a database; raises StoreError with a one-line reason."""
     try:
-        return Store(path)
+        return Store(path, readonly=readonly, check=check)
     except sqlite3.Error as e:
-        raise StoreError(f"cannot use {path}: {e}") from None
+        raise describe(e, str(path)) from None

@@ -20,7 +20,7 @@ from posturetest.domain import (
     TrialStep,
     next_step,
 )
-from posturetest.store import Store
+from posturetest.store import RecordError, Store, StoreError
 
 if TYPE_CHECKING:
     from posturetest.tui.screens.base import SessionScreen
@@ -51,6 +51,7 @@ class PostureTestApp(App[int]):
         self.store = store
         self.station = station
         self.db_label = display_path(store.path)
+        self._quit_anyway = False
 
     def _print_error_renderables(self) -> None:
         """An unexpected error: one line for the user, the full report to a private file.
@@ -85,8 +86,33 @@ class PostureTestApp(App[int]):
         return HomeScreen()
 
     def on_ready(self) -> None:
-        """After the first paint: load what the first save will need, off the UI thread."""
+        """After the first paint: load what the first save will need, off the UI thread, and
+        hear the answer of the store's check of the file (a damaged file takes no rating)."""
         self.set_timer(1.0, self._warm_store)
+        self.run_worker(self._await_check, thread=True, name="check-file", group="check")
+
+    def _await_check(self) -> None:
+        self.store.wait_checked()
+        if self.store.damaged:
+            self.call_from_thread(self._damaged, self.store.damaged)
+
+    def _damaged(self, problem: str) -> None:
+        from posturetest.tui.screens.dialogs import DamagedDialog
+
+        self.push_screen(DamagedDialog(self.db_label, problem))
+
+    async def action_quit(self) -> None:
+        """Quit; but a rating still waiting for the file asks for a second ctrl+q first."""
+        unsaved = getattr(self.screen, "has_unsaved_rating", None)
+        if unsaved is not None and unsaved() and not self._quit_anyway:
+            self._quit_anyway = True
+            self.notify(
+                "A rating is still waiting to be saved. Press ctrl+q again to quit without it.",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        self.exit()
 
     def _warm_store(self) -> None:
         self.run_worker(lambda: self.store.db, thread=True, name="warm-store", group="warm")
@@ -121,7 +147,16 @@ class PostureTestApp(App[int]):
         session = store.session(session_id)
         step = next_step(session, store.trials(session_id), store.rankings(session_id))
         if isinstance(step, FinishStep):
-            store.end_session(session_id, SessionStatus.COMPLETE)
+            try:
+                store.end_session(session_id, SessionStatus.COMPLETE)
+            except (RecordError, StoreError) as e:
+                self.notify(
+                    f"Every rating is saved, but the session could not be closed: {e}. "
+                    "Press Enter to try again.",
+                    severity="error",
+                    timeout=10,
+                )
+                return
             self.notify("Session complete: every trial and ranking is saved.")
             step = SummaryStep()
         screen: SessionScreen

@@ -11,7 +11,7 @@ from posturetest.tui.app import PostureTestApp
 
 def run_app(db_path: Path | None) -> int:
     """Open the store (raising StoreError with a one-line reason) and run the app until quit."""
-    store = Store(db_path or default_db_path())
+    store = Store(db_path or default_db_path(), check_in_background=True)
     try:
         app = PostureTestApp(store, station=station_name())
         app.run()

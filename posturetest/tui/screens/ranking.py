@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Label, Static
 
 from posturetest.domain import POSTURES, TESTS, Posture, Role, StressTest, rankable_postures
-from posturetest.store import RecordError
+from posturetest.store import RecordError, StoreError
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.keybar import KeyBar
 
@@ -119,8 +119,8 @@ class RankingScreen(SessionScreen):
             return
         try:
             self.store.record_ranking(self.session_id, self.test, self.role, self.picked)
-        except RecordError as e:
-            self.notify(str(e), severity="error")
+        except (RecordError, StoreError) as e:
+            self.notify(f"Not saved: {e}", severity="error", timeout=10)
             return
         who = self.role.value
         self.notify(f"The {who}'s ranking is saved.", timeout=2)

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from posturetest.domain import SAFETY_QUESTIONS, SafetyQuestion
+from posturetest.store import RecordError, StoreError
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.keybar import KeyBar
 
@@ -134,9 +135,13 @@ class SafetyScreen(SessionScreen):
             self.notify("Answer every question first (y or n).", severity="warning")
             return
         cleared_by = self.query_one("#cleared-by", Input).value.strip() or None
-        passed = self.store.record_safety(
-            self.session_id, {k: bool(v) for k, v in answers.items()}, cleared_by=cleared_by
-        )
+        try:
+            passed = self.store.record_safety(
+                self.session_id, {k: bool(v) for k, v in answers.items()}, cleared_by=cleared_by
+            )
+        except (RecordError, StoreError) as e:
+            self.notify(f"Not saved: {e}", severity="error", timeout=10)
+            return
         if passed:
             self.notify("Safety answers saved.")
         else:

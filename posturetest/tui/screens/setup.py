@@ -23,7 +23,7 @@ from posturetest.domain import (
     is_valid_subject_code,
 )
 from posturetest.domain.plan import MAX_REPETITIONS
-from posturetest.store import RecordError, Store
+from posturetest.store import RecordError, Store, StoreError
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.keybar import KeyBar
 
@@ -189,8 +189,8 @@ class SetupScreen(AppScreen):
             return
         try:
             session = self.store.create_session(setup, station=self.posture_app.station)
-        except RecordError as e:
-            self.notify(str(e), severity="error")
+        except (RecordError, StoreError) as e:
+            self.notify(f"Not started: {e}", severity="error", timeout=10)
             return
         self.posture_app.show_next_step(session.session_id)
 

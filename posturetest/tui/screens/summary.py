@@ -97,7 +97,10 @@ class SummaryScreen(SessionScreen):
 
     def _write(self, kind: str, target: Path) -> None:
         """In a worker thread: matplotlib and the report take a second or two."""
+        from posturetest.outputs import atomic_text, check_file
+
         try:
+            check_file(target)
             with self.worker_store() as store:
                 if kind == "chart":
                     from posturetest import plots
@@ -111,7 +114,7 @@ class SummaryScreen(SessionScreen):
                     from posturetest.export import write_csv
                     from posturetest.store.exchange import Selection
 
-                    with target.open("w", encoding="utf-8", newline="") as out:
+                    with atomic_text(target) as out:
                         write_csv(store, Selection(session_ids=(self.session_id,)), out)
         except Exception as e:  # any failure becomes a notice, never a crash
             self.app.call_from_thread(

@@ -7,6 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Label, ProgressBar, Static
 
 from posturetest.domain import (
@@ -18,11 +19,21 @@ from posturetest.domain import (
     Trial,
     progress,
 )
-from posturetest.store import RecordError
+from posturetest.store import RecordError, StoreBusy, StoreError
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.screens.dialogs import CorrectDialog, StopChoice, StopDialog
 from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
+
+FIRST_TRY_MS = 400
+"""How long a confirmed rating waits for another writer before the screen says so."""
+RETRY_EVERY_S = 0.5
+RETRY_TRY_MS = 60
+"""Then it tries again this often, each try waiting this long (the screen stays responsive)."""
+WAITING = (
+    "Another program is writing to the database. The rating is kept here and saved as soon "
+    "as the file is free; it is not saved yet."
+)
 
 
 class TrialScreen(SessionScreen):
@@ -52,6 +63,10 @@ class TrialScreen(SessionScreen):
         self.scales = self.session.scales
         self.revealing = False
         """Blind mode: both ratings are in and shown; Enter moves on."""
+        self.pending: tuple[RatingScale, int] | None = None
+        """A confirmed rating waiting for the file (another program holds its write lock)."""
+        self._retry: Timer | None = None
+        self._leave_anyway = False
 
     def trial_label(self) -> str:
         t = self.trial
@@ -125,18 +140,72 @@ class TrialScreen(SessionScreen):
             self.set_focus(current)
 
     def confirm_rating(self, widget: RatingScale, value: int) -> None:
-        """Write the rating and commit before anything else happens on screen."""
-        try:
-            self.trial = self.store.record_rating(self.trial.trial_id, widget.scale.name, value)
-        except RecordError as e:
-            self.notify(str(e), severity="error")
+        """Write the rating and commit before anything else happens on screen.
+
+        "✓ saved" appears only after the commit. If another program holds the file, the value
+        is kept, the scale says it is waiting, and it is tried again until it is saved; if it
+        cannot be written at all (full disk, read-only file), the scale says so and Enter tries
+        again."""
+        if self.pending is not None:
+            self.notify("Still waiting to save the rating before this one.", severity="warning")
             return
+        self._save(widget, value, FIRST_TRY_MS)
+
+    def _save(self, widget: RatingScale, value: int, wait_ms: int) -> None:
+        status = self.query_one("#trial-status", Label)
+        try:
+            with self.store.busy_timeout(wait_ms):
+                trial = self.store.record_rating(self.trial.trial_id, widget.scale.name, value)
+        except StoreBusy:
+            if self.pending is None:
+                self.pending = (widget, value)
+                widget.waiting = True
+                status.update(WAITING)
+                self._retry = self.set_interval(RETRY_EVERY_S, self._try_again)
+            return
+        except (RecordError, StoreError) as e:
+            self._stop_waiting(widget)
+            widget.problem = "press Enter to try again" if isinstance(e, StoreError) else ""
+            status.update(f"Not saved: {e}")
+            self.notify(f"Not saved: {e}", severity="error", timeout=10)
+            return
+        self._stop_waiting(widget)
+        status.update("")
+        self.trial = trial
         widget.saved = True
         if self.trial.outcome is Outcome.RATED:
             self._trial_done()
         else:
             self.notify(f"Saved: {widget.scale.name.replace('_', ' ')}.", timeout=2)
             self._refresh_ratings()
+
+    def _try_again(self) -> None:
+        if self.pending is not None:
+            self._save(*self.pending, RETRY_TRY_MS)
+
+    def _stop_waiting(self, widget: RatingScale) -> None:
+        self.pending = None
+        self._leave_anyway = False
+        widget.waiting = False
+        if self._retry is not None:
+            self._retry.stop()
+            self._retry = None
+
+    def has_unsaved_rating(self) -> bool:
+        return self.pending is not None
+
+    def action_leave(self) -> None:
+        if self.pending is not None and not self._leave_anyway:
+            self._leave_anyway = True
+            self.notify(
+                "A rating is still waiting to be saved. Press Esc again to leave without it.",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        if self.pending is not None:
+            self._stop_waiting(self.pending[0])
+        super().action_leave()
 
     def _trial_done(self) -> None:
         if self.session.blind:
@@ -180,9 +249,11 @@ class TrialScreen(SessionScreen):
             self.store.stop_trial(self.trial.trial_id, choice.reason)
             if choice.end_session:
                 self.store.end_session(self.session_id, SessionStatus.STOPPED)
-        except RecordError as e:
-            self.notify(str(e), severity="error")
+        except (RecordError, StoreError) as e:
+            self.notify(f"Not recorded: {e}", severity="error", timeout=10)
             return
+        if self.pending is not None:
+            self._stop_waiting(self.pending[0])
         self.notify(
             f"Trial {self.trial.seq} stopped ({choice.reason.value.replace('_', ' ')}); recorded.",
             severity="warning",
@@ -215,8 +286,8 @@ class TrialScreen(SessionScreen):
                 try:
                     for name, value in changes.items():
                         self.store.correct_rating(trial.trial_id, name, value)
-                except RecordError as e:
-                    self.notify(str(e), severity="error")
+                except (RecordError, StoreError) as e:
+                    self.notify(f"Not corrected: {e}", severity="error", timeout=10)
                 else:
                     self.notify(f"Corrected {len(changes)} rating(s) of {title}; old values kept.")
                 if trial.trial_id == self.trial.trial_id:

@@ -53,6 +53,10 @@ class RatingScale(Widget, can_focus=True):
     masked: reactive[bool] = reactive(False)
     """Blind mode: the number is hidden from the other person."""
     hint: reactive[str] = reactive("")
+    waiting: reactive[bool] = reactive(False)
+    """Confirmed, but the file is held by another program: kept, not saved yet."""
+    problem: reactive[str] = reactive("")
+    """Confirmed, but it could not be written (full disk, read-only file): not saved."""
 
     class Confirmed(Message):
         def __init__(self, rating: RatingScale, value: int) -> None:
@@ -88,6 +92,10 @@ class RatingScale(Widget, can_focus=True):
         head = Text(scale.question, style="bold")
         if self.saved:
             head.append("   ✓ saved", style="bold green")
+        elif self.waiting:
+            head.append("   … waiting for the file: not saved yet", style="bold yellow")
+        elif self.problem:
+            head.append(f"   ✗ not saved: {self.problem}", style="bold red")
         elif self.hint:
             head.append(f"   {self.hint}", style="italic")
         line = Text()
@@ -114,8 +122,9 @@ class RatingScale(Widget, can_focus=True):
     # -- actions ------------------------------------------------------------------------------
 
     def _set(self, value: int) -> None:
-        if self.saved:
+        if self.saved or self.waiting:
             return
+        self.problem = ""
         self.value = max(self.scale.minimum, min(self.scale.maximum, value))
 
     def action_digit(self, digit: int) -> None:
@@ -137,6 +146,9 @@ class RatingScale(Widget, can_focus=True):
 
     def action_confirm(self) -> None:
         if self.saved:
+            return
+        if self.waiting:
+            self.notify("Still waiting to save this rating; it is kept.", severity="warning")
             return
         if self.value is None:
             self.app.bell()
