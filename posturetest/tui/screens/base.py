@@ -28,11 +28,12 @@ class AppScreen(Screen[None]):
 
     @contextmanager
     def worker_store(self) -> Iterator[Store]:
-        """A connection of its own for a worker thread, so the UI's stays free."""
+        """A connection of its own for a worker thread, so the UI's stays free (workers only
+        read: charts, statistics, exports)."""
         if self.store.path == ":memory:":
             yield self.store
             return
-        with Store(self.store.path) as store:
+        with Store(self.store.path, readonly=True) as store:
             yield store
 
     def header(self) -> AppHeader:
