@@ -6,12 +6,14 @@ file) would destroy it; each is refused before anything is written.
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from posturetest.store.opening import COMPANIONS, holds_connection, is_sqlite_file
 
@@ -54,19 +56,43 @@ def check_folder(folder: Path, members: Iterable[str]) -> None:
         check_file(folder / name)
 
 
+def _special(path: Path) -> bool:
+    """Something other than a regular file or a folder (a device, a pipe, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 @contextmanager
 def atomic_text(path: Path) -> Iterator[TextIO]:
-    """A text file that appears whole or not at all, readable by its owner only.
+    """A text file (UTF-8) that appears whole or not at all: see `atomic_binary`."""
+    with atomic_binary(path) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        yield out
+        out.flush()
+        out.detach()  # the binary file is closed (and moved into place) by atomic_binary
+
+
+@contextmanager
+def atomic_binary(path: Path) -> Iterator[BinaryIO]:
+    """A file that appears whole or not at all, readable by its owner only.
 
     It is written beside its place under a temporary name, flushed to disk, then moved into
     place; if anything fails on the way, the temporary file is removed and the place keeps
-    what it had.
+    what it had. A device or a pipe (/dev/stdout, /dev/null) is written to, never replaced; a
+    symbolic link at the path is replaced by the file, and what it pointed to is never written.
     """
     check_file(path)
+    if _special(path):
+        with open(path, "wb") as out:
+            yield out
+        return
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with os.fdopen(fd, "wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())

@@ -11,7 +11,6 @@ worker thread.
 from __future__ import annotations
 
 import importlib
-import os
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,18 +85,18 @@ def save(fig: Figure, path: Path, metadata: dict[str, str] | None = None) -> Non
     """
     import matplotlib
 
+    from posturetest.outputs import atomic_binary
+
     path = Path(path)
     fmt = chart_format(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     info = {"Software" if fmt == "png" else "Creator": "posturetest"}
     if fmt == "pdf":
         info.update(metadata or {})
-    try:
-        with matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"}):
-            fig.savefig(tmp, format=fmt, dpi=DPI, metadata=info)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with (
+        atomic_binary(path) as out,
+        matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"}),
+    ):
+        fig.savefig(out, format=fmt, dpi=DPI, metadata=info)
 
 
 def scale_label(scale: Scale, width: int | None = None) -> str:

@@ -171,24 +171,23 @@ class Store:
         self.damaged: str | None = None
         """What the background check found wrong with the file, if anything."""
         self._checked = threading.Event()
+        self._checking: sqlite3.Connection | None = None
+        self._checker: threading.Thread | None = None
         if check_in_background and self.path != ":memory:":
-            threading.Thread(target=self._check, name="posturetest-check", daemon=True).start()
+            self._checking = connect(self.path, readonly=True)
+            self._checker = threading.Thread(
+                target=self._check, args=(self._checking,), name="posturetest-check", daemon=True
+            )
+            self._checker.start()
         else:
             self._checked.set()
 
-    def _check(self) -> None:
+    def _check(self, conn: sqlite3.Connection) -> None:
         try:
-            conn = connect(self.path, readonly=True)
-            try:
-                self.damaged = damage(conn)
-            finally:
-                conn.close()
-        except StoreDamaged as e:
-            self.damaged = str(e)
-        except sqlite3.DatabaseError as e:
-            self.damaged = str(e)
-        except StoreError:
-            self.damaged = None  # not a verdict on the file (it could not be opened twice)
+            self.damaged = damage(conn)
+        except sqlite3.Error as e:
+            if isinstance(describe(e, self.path), StoreDamaged):
+                self.damaged = str(e)  # else (interrupted by close) it is no verdict
         finally:
             self._checked.set()
 
@@ -212,6 +211,14 @@ class Store:
         return sqlite_utils.Database(self.conn, execute_plugins=False)
 
     def close(self) -> None:
+        """Close the connection, and the background check's (interrupted if still running, so
+        a command that stops early leaves no -wal or -shm behind)."""
+        if self._checking is not None:
+            self._checking.interrupt()
+            if self._checker is not None:
+                self._checker.join()
+            self._checking.close()
+            self._checking = None
         with self._lock:
             self.conn.close()
 

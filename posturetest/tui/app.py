@@ -52,6 +52,18 @@ class PostureTestApp(App[int]):
         self.station = station
         self.db_label = display_path(store.path)
         self._quit_anyway = False
+        self.store_failure: StoreError | None = None
+        """A problem of the file that ended the app (run_app reports it as one line)."""
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A problem of the database file (damaged, gone read-only) ends the app with one line
+        about the file, not as a crash."""
+        if isinstance(error, StoreError):
+            self.store_failure = error
+            self._return_code = 2
+            self._close_messages_no_wait()
+            return
+        super()._handle_exception(error)
 
     def _print_error_renderables(self) -> None:
         """An unexpected error: one line for the user, the full report to a private file.
