@@ -370,6 +370,21 @@ class Source:
     rankings: Path | None = None
     sessions: Path | None = None
     label: str = ""
+    safety_answers: Path | None = None
+    corrections: Path | None = None
+
+    def members(self) -> list[Path]:
+        return [
+            p
+            for p in (
+                self.trials,
+                self.rankings,
+                self.sessions,
+                self.safety_answers,
+                self.corrections,
+            )
+            if p is not None
+        ]
 
 
 def locate(path: Path) -> Source:
@@ -378,9 +393,8 @@ def locate(path: Path) -> Source:
     _not_a_database(path)
     if path.suffix.lower() == ".json" or path.name == "datapackage.json":
         source = _from_datapackage(path)
-        for member in (source.trials, source.rankings, source.sessions):
-            if member is not None:
-                _not_a_database(member)
+        for member in source.members():
+            _not_a_database(member)
         return source
     return Source(trials=path, label=str(path))
 
@@ -420,7 +434,14 @@ def _from_datapackage(path: Path) -> Source:
 
     trials = resource_path("trials")
     assert trials is not None
-    return Source(trials, resource_path("rankings"), resource_path("sessions"), str(path))
+    return Source(
+        trials,
+        resource_path("rankings"),
+        resource_path("sessions"),
+        str(path),
+        safety_answers=resource_path("safety_answers"),
+        corrections=resource_path("corrections"),
+    )
 
 
 @dataclass
