@@ -78,15 +78,14 @@ def describe_failure(e: Exception) -> str:
 
 
 def crash_report(e: BaseException) -> str:
-    """Write the traceback to a private file and return the line that points to it."""
-    import os
-    import tempfile
+    """Write the traceback to a private file (0600, there only once whole) and return the line
+    that points to it."""
     import traceback
 
+    from posturetest.outputs import write_crash_log
+
     try:
-        fd, log_path = tempfile.mkstemp(prefix="posturetest-crash-", suffix=".log")
-        with os.fdopen(fd, "w", encoding="utf-8") as log:
-            log.write("".join(traceback.format_exception(e)))
+        log_path = write_crash_log("".join(traceback.format_exception(e)))
     except OSError:
         return f"unexpected error ({type(e).__name__}: {e})"
     return f"unexpected error ({type(e).__name__}); details in {log_path}"
@@ -231,6 +230,15 @@ def selection_options(f: Callable[..., None]) -> Callable[..., None]:
     is_flag=True,
     help="Replace subject codes by study ids; drop tester, station, notes and names.",
 )
+@click.option(
+    "--spreadsheet",
+    is_flag=True,
+    help=(
+        "CSV to open in Excel or LibreOffice: UTF-8 with a byte order mark, and a cell that "
+        "starts with = + - @, a tab or a carriage return gets a leading ' so it is never run "
+        "as a formula. Only with --format csv; not for import."
+    ),
+)
 @click.pass_context
 def export(
     ctx: click.Context,
@@ -239,16 +247,21 @@ def export(
     fmt: str,
     out_path: Path | None,
     deidentify: bool,
+    spreadsheet: bool,
 ) -> None:
     """Write the trials (and for a data package, rankings and sessions) for other tools.
 
     CSV is tidy long format: one row per trial with the interchange columns, ISO 8601 UTC
-    times, empty for missing. A data package adds table schemas that `frictionless validate`
-    checks. The codebook describes every column.
+    times, empty for missing; exact, for R and pandas, unless --spreadsheet. A data package
+    adds table schemas that `frictionless validate` checks. The codebook describes every column.
     """
+    from typing import TextIO
+
     from posturetest import export as exporting
     from posturetest.outputs import atomic_text, check_folder
 
+    if spreadsheet and fmt != "csv":
+        fail(f"--spreadsheet is only for --format csv, not {fmt}")
     if fmt == "codebook":
         text = exporting.codebook_markdown()
         if out_path is None:
@@ -277,14 +290,19 @@ def export(
                     fail(f"cannot write {out_path}: {e.strerror or e}")
                 click.echo(f"Wrote {written:,} trials to {out_path}/ (datapackage.json)", err=True)
                 return
-            writer = exporting.write_csv if fmt == "csv" else exporting.write_json
+
+            def writer(out: TextIO) -> int:
+                if fmt == "json":
+                    return exporting.write_json(store, selection, out, progress)
+                return exporting.write_csv(store, selection, out, progress, spreadsheet=spreadsheet)
+
             if out_path is None:
-                writer(store, selection, sys.stdout, progress)
+                writer(sys.stdout)
                 store.require_sound()
                 return
             try:
                 with atomic_text(out_path) as out:
-                    written = writer(store, selection, out, progress)
+                    written = writer(out)
                     store.require_sound()  # a damaged file leaves no export behind
             except OSError as e:
                 fail(f"cannot write {out_path}: {e.strerror or e}")
@@ -346,6 +364,8 @@ def _print_report(report: ImportReport, what: str) -> None:
             f"Nothing new: {report.sessions_present:,} sessions, {report.trials_present:,} "
             f"trials and {report.rankings_present:,} rankings were already present ({what})."
         )
+        if report.audit:
+            click.echo(report.audit)
         return
     click.echo(
         f"{what}: added {report.sessions_added:,} sessions, {report.trials_added:,} trials, "
@@ -353,6 +373,8 @@ def _print_report(report: ImportReport, what: str) -> None:
         f"already present: {report.sessions_present:,} sessions, {report.trials_present:,} "
         f"trials, {report.rankings_present:,} rankings."
     )
+    if report.audit:
+        click.echo(report.audit)
 
 
 @main.command("import")

@@ -7,7 +7,9 @@ from typing import Any
 
 from posturetest.domain import PROTOCOL_VERSION
 from posturetest.domain.interchange import (
+    CORRECTION_FIELDS,
     RANKING_FIELDS,
+    SAFETY_ANSWER_FIELDS,
     SESSION_FIELDS,
     TRIAL_FIELDS,
     TRIAL_TABLE_COLUMNS,
@@ -71,6 +73,7 @@ def metadata(db_path: Path) -> dict[str, Any]:
                     "corrections": {
                         "title": "Corrections (audit trail)",
                         "description": "Every change to a confirmed rating: old, new, when, why.",
+                        "columns": _columns(CORRECTION_FIELDS),
                     },
                     "subjects": {
                         "title": "Subjects",
@@ -80,6 +83,7 @@ def metadata(db_path: Path) -> dict[str, Any]:
                         "title": "Safety check answers",
                         "description": "1 = yes. Any yes stops a session unless a clinician "
                         "cleared the subject.",
+                        "columns": _columns(SAFETY_ANSWER_FIELDS),
                     },
                     "meta": {"hidden": True},
                 }

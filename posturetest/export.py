@@ -14,8 +14,12 @@ from typing import Any, TextIO
 from posturetest import __version__
 from posturetest.domain import PROTOCOL_VERSION, SCALES
 from posturetest.domain.interchange import (
+    CORRECTION_COLUMNS,
+    CORRECTION_FIELDS,
     RANKING_COLUMNS,
     RANKING_FIELDS,
+    SAFETY_ANSWER_COLUMNS,
+    SAFETY_ANSWER_FIELDS,
     SESSION_COLUMNS,
     SESSION_FIELDS,
     TRIAL_COLUMNS,
@@ -25,8 +29,10 @@ from posturetest.domain.interchange import (
 from posturetest.store import Store
 from posturetest.store.exchange import (
     Selection,
+    correction_lines,
     count_trials,
     ranking_lines,
+    safety_lines,
     session_lines,
     trial_lines,
 )
@@ -38,12 +44,17 @@ FORMATS = ("csv", "json", "datapackage", "codebook")
 
 
 def _write_lines(
-    out: TextIO, header: Iterable[str], batches: Iterator[list[str]], progress: Progress | None
+    out: TextIO,
+    header: Iterable[str],
+    batches: Iterator[list[str]],
+    progress: Progress | None,
+    line: Callable[[str], str] | None = None,
 ) -> int:
+    """The header and the lines, each ended by a newline; `line` rewrites each line first."""
     out.write(",".join(header) + "\n")
     written = 0
     for batch in batches:
-        out.write("\n".join(batch))
+        out.write("\n".join(batch if line is None else map(line, batch)))
         out.write("\n")
         written += len(batch)
         if progress:
@@ -52,10 +63,26 @@ def _write_lines(
 
 
 def write_csv(
-    store: Store, selection: Selection, out: TextIO, progress: Progress | None = None
+    store: Store,
+    selection: Selection,
+    out: TextIO,
+    progress: Progress | None = None,
+    *,
+    spreadsheet: bool = False,
 ) -> int:
-    """The trials as tidy long CSV: one row per trial, the interchange columns in order."""
-    return _write_lines(out, TRIAL_COLUMNS, trial_lines(store, selection, fmt="csv"), progress)
+    """The trials as tidy long CSV: one row per trial, the interchange columns in order.
+
+    Exact by default (for R, pandas and the import). `spreadsheet` is for Excel and LibreOffice:
+    a byte order mark first, and every cell that would start a formula begins with an
+    apostrophe (see `outputs.spreadsheet_line`).
+    """
+    batches = trial_lines(store, selection, fmt="csv")
+    if not spreadsheet:
+        return _write_lines(out, TRIAL_COLUMNS, batches, progress)
+    from posturetest.outputs import SPREADSHEET_BOM, spreadsheet_line
+
+    out.write(SPREADSHEET_BOM)
+    return _write_lines(out, TRIAL_COLUMNS, batches, progress, spreadsheet_line)
 
 
 def write_json(
@@ -151,7 +178,9 @@ def datapackage_descriptor(selection: Selection) -> dict[str, Any]:
             "Ratings of posture stress tests (vertical and anterior) in three posture types "
             "(ligament, muscle, skeleton), recorded with posturetest. One row per trial in "
             "trials.csv; each person's ranking of the postures per test in rankings.csv; "
-            "one row per session in sessions.csv."
+            "one row per session in sessions.csv; the safety check's answers in "
+            "safety_answers.csv; every change to a saved rating (the audit trail) in "
+            "corrections.csv."
             + (
                 " De-identified: subject codes replaced by study ids, free text and names removed."
                 if selection.deidentify
@@ -181,27 +210,74 @@ def datapackage_descriptor(selection: Selection) -> dict[str, Any]:
                 [_to_sessions("session_id")],
             ),
             _resource("sessions", "One row per session.", SESSION_FIELDS, ["session_id"]),
+            _resource(
+                "safety_answers",
+                "One row per session and safety question, as answered before any pressure.",
+                SAFETY_ANSWER_FIELDS,
+                ["session_id", "question"],
+                [_to_sessions("session_id")],
+            ),
+            _resource(
+                "corrections",
+                "The audit trail: one row per change to a saved rating, including ratings "
+                "withdrawn when a trial or session was stopped.",
+                CORRECTION_FIELDS,
+                ["correction_id"],
+                [
+                    {
+                        "fields": ["trial_id"],
+                        "reference": {"resource": "trials", "fields": ["trial_id"]},
+                    }
+                ],
+            ),
         ],
     }
 
 
-DATAPACKAGE_MEMBERS = ("sessions.csv", "rankings.csv", "trials.csv", "datapackage.json")
+DATAPACKAGE_MEMBERS = (
+    "sessions.csv",
+    "rankings.csv",
+    "trials.csv",
+    "safety_answers.csv",
+    "corrections.csv",
+    "datapackage.json",
+)
 """The files a data package folder holds."""
 
 
 def write_datapackage(
-    store: Store, selection: Selection, out_dir: Path, progress: Progress | None = None
+    store: Store,
+    selection: Selection,
+    out_dir: Path,
+    progress: Progress | None = None,
+    *,
+    descriptor: dict[str, Any] | None = None,
 ) -> int:
-    """trials.csv, rankings.csv, sessions.csv and a datapackage.json describing them."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "sessions.csv").open("w", encoding="utf-8", newline="") as out:
-        _write_lines(out, SESSION_COLUMNS, session_lines(store, selection), None)
-    with (out_dir / "rankings.csv").open("w", encoding="utf-8", newline="") as out:
-        _write_lines(out, RANKING_COLUMNS, ranking_lines(store, selection), None)
-    with (out_dir / "trials.csv").open("w", encoding="utf-8", newline="") as out:
-        written = write_csv(store, selection, out, progress)
-    descriptor = datapackage_descriptor(selection)
-    (out_dir / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n")
+    """Every file of `DATAPACKAGE_MEMBERS` in `out_dir`: the tables and a datapackage.json
+    describing them (`descriptor`, else the export's own). They appear together or not at all,
+    each readable by its owner only, in a folder made 0700 (see `outputs.atomic_folder`)."""
+    from posturetest.outputs import atomic_folder, private_text
+
+    tables: dict[str, tuple[tuple[str, ...], Callable[[Store, Selection], Iterator[list[str]]]]]
+    tables = {  # each table but trials.csv: its columns and the lines of its rows
+        "sessions.csv": (SESSION_COLUMNS, session_lines),
+        "rankings.csv": (RANKING_COLUMNS, ranking_lines),
+        "safety_answers.csv": (SAFETY_ANSWER_COLUMNS, safety_lines),
+        "corrections.csv": (CORRECTION_COLUMNS, correction_lines),
+    }
+    if descriptor is None:
+        descriptor = datapackage_descriptor(selection)
+    written = 0
+    with atomic_folder(out_dir, DATAPACKAGE_MEMBERS) as folder:
+        for name in DATAPACKAGE_MEMBERS:
+            with private_text(folder / name) as out:
+                if name == "trials.csv":
+                    written = write_csv(store, selection, out, progress)
+                elif name == "datapackage.json":
+                    out.write(json.dumps(descriptor, indent=2) + "\n")
+                else:
+                    columns, lines = tables[name]
+                    _write_lines(out, columns, lines(store, selection), None)
     return written
 
 
@@ -244,6 +320,8 @@ def codebook_markdown() -> str:
         ("trials.csv (and the CSV and JSON exports)", TRIAL_FIELDS),
         ("rankings.csv", RANKING_FIELDS),
         ("sessions.csv", SESSION_FIELDS),
+        ("safety_answers.csv", SAFETY_ANSWER_FIELDS),
+        ("corrections.csv", CORRECTION_FIELDS),
     ):
         lines += [
             "",

@@ -24,15 +24,20 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from posturetest.domain.implied import Tallies
 from posturetest.domain.interchange import (
+    CORRECTION_COLUMNS,
+    CORRECTION_FIELDS,
     RANKING_COLUMNS,
     RANKING_FIELDS,
+    RANKING_OPTIONAL,
+    SAFETY_ANSWER_COLUMNS,
+    SAFETY_ANSWER_FIELDS,
     SESSION_COLUMNS,
     SESSION_FIELDS,
     SESSION_LEVEL_TRIAL_COLUMNS,
@@ -41,10 +46,11 @@ from posturetest.domain.interchange import (
     TRIAL_TABLE_COLUMNS,
     Field,
 )
-from posturetest.store import Store
+from posturetest.store import Store, utc_now
 from posturetest.store.exchange import (
     STATUS_AT,
     TALLIED_COLUMNS,
+    AuditRow,
     ImportConflict,
     ImportReport,
     ImportWriter,
@@ -78,25 +84,72 @@ class UnusableFile(ImportRefused):
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _decode(path: Path) -> str:
+DESCRIPTOR_MAX_BYTES = 16 << 20
+"""A datapackage.json describes the files, it does not hold them: a few kilobytes."""
+
+
+def _decode(path: Path, limit: int = DESCRIPTOR_MAX_BYTES) -> str:
+    """A datapackage.json as text: read whole, but never more than `limit` bytes."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
     except IsADirectoryError:
         raise UnusableFile(f"{path}: is a folder; give a CSV file or a datapackage.json") from None
     except OSError as e:
         raise UnusableFile(f"{path}: cannot read it: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise UnusableFile(
+            f"{path}: not a usable data package (larger than {limit >> 20} MiB; "
+            "a datapackage.json only describes the files)"
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a spreadsheet's UTF-8 byte order mark
     if not data.strip():
         raise UnusableFile(f"{path}: the file is empty")
+    wide = _wide_encoding(data)
+    if wide:
+        raise UnusableFile(f"{path}: is {wide} text; save it as UTF-8 and try again")
     if b"\x00" in data[:8192]:
-        raise UnusableFile(f"{path}: this is a binary file, not CSV text")
+        raise UnusableFile(f"{path}: this is a binary file, not JSON text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UnusableFile(
-            f"{path}: not UTF-8 text (byte {e.start}); save it as 'CSV UTF-8' and try again"
+            f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8 and try again"
         ) from None
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16's: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """The name of the encoding, UTF-16 or UTF-32, when the file starts as text in one.
+
+    A byte order mark says so; without one, text that is mostly ASCII (every header of ours
+    is) has zero bytes in the high positions of almost every character and never in the low.
+    """
+    for bom, name in _WIDE_BOMS:
+        if head.startswith(bom):
+            return name
+    units = min(len(head), 4096) // 4
+    if units < 4:
+        return None
+    zeros = [head[i : units * 4 : 4].count(0) for i in range(4)]
+    mostly = units * 9 // 10
+    if zeros[0] == 0 and zeros[2] == zeros[3] == units and zeros[1] >= mostly:
+        return "UTF-32"  # little-endian
+    if zeros[3] == 0 and zeros[0] == zeros[1] == units and zeros[2] >= mostly:
+        return "UTF-32"  # big-endian
+    if zeros[0] == zeros[2] == 0 and zeros[1] + zeros[3] >= 2 * mostly:
+        return "UTF-16"  # little-endian
+    if zeros[1] == zeros[3] == 0 and zeros[0] + zeros[2] >= 2 * mostly:
+        return "UTF-16"  # big-endian
+    return None
 
 
 HEAD_BYTES = 1 << 16
@@ -120,6 +173,9 @@ def _open_text(path: Path) -> tuple[TextIO, str]:
         head = head[3:]
     if complete and not head.strip():
         raise UnusableFile(f"{path}: the file is empty")
+    wide = _wide_encoding(head)
+    if wide:
+        raise UnusableFile(f"{path}: is {wide} text; save it as UTF-8 (CSV UTF-8) and try again")
     if b"\x00" in head[:8192]:
         raise UnusableFile(f"{path}: this is a binary file, not CSV text")
     try:
@@ -132,27 +188,51 @@ def _open_text(path: Path) -> tuple[TextIO, str]:
     return stream, text.split("\n", 1)[0].rstrip("\r")
 
 
+CELL_MAX_CHARS = 16 << 20
+"""csv's limit on one cell: far beyond any cell a real row holds (those are checked for their
+own lengths later), and bounds what a garbled quote makes the reader hold."""
+
+
+def _csv_problem(e: csv.Error, what: str) -> str:
+    """csv's complaint, in words; a cell over `CELL_MAX_CHARS` says so."""
+    if "field larger than field limit" in str(e):
+        return f"a cell is too long (more than {CELL_MAX_CHARS:,} characters)"
+    return f"{what}: {e}"
+
+
 def _reader(
-    path: Path, expected: tuple[str, ...], checked: _Checked
+    path: Path,
+    expected: tuple[str, ...],
+    checked: _Checked,
+    optional: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[list[int], list[Sequence[str]]]]:
     """Data rows a batch at a time, with the line each starts on, after checking the header."""
     stream, first_line = _open_text(path)
     with stream:
-        yield from _batches(path, stream, first_line, expected, checked)
+        yield from _batches(path, stream, first_line, expected, checked, optional)
 
 
 def _batches(
-    path: Path, stream: TextIO, first_line: str, expected: tuple[str, ...], checked: _Checked
+    path: Path,
+    stream: TextIO,
+    first_line: str,
+    expected: tuple[str, ...],
+    checked: _Checked,
+    optional: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[list[int], list[Sequence[str]]]]:
+    """`optional`: columns a file may lack (written before they existed), with the value each
+    row then gets."""
     delimiter = ","
     if "," not in first_line and ";" in first_line:
         delimiter = ";"  # a spreadsheet in a locale that writes ; between columns
+    csv.field_size_limit(CELL_MAX_CHARS)  # the default (128 Ki) is less than a cell may hold
     reader = csv.reader(stream, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except csv.Error as e:
-        raise UnusableFile(f"{path}:1: cannot read the header: {e}") from None
-    missing = [c for c in expected if c not in header]
+        raise UnusableFile(f"{path}:1: {_csv_problem(e, 'cannot read the header')}") from None
+    absent = {c: v for c, v in (optional or {}).items() if c not in header}
+    missing = [c for c in expected if c not in header and c not in absent]
     unknown = [c for c in header if c not in expected]
     if missing or unknown or len(set(header)) != len(header):
         parts = []
@@ -164,8 +244,13 @@ def _batches(
             parts.append("a column appears twice")
         raise UnusableFile(f"{path}:1: not the posturetest interchange format ({'; '.join(parts)})")
     width = len(header)
-    reorder = None
-    if tuple(header) != expected:
+    reorder: Callable[[Sequence[str]], Sequence[str]] | None = None
+    if absent:
+        header = [*header, *absent]
+        filled = tuple(absent.values())
+        pick = operator.itemgetter(*(header.index(c) for c in expected))
+        reorder = lambda row: pick((*row, *filled))  # noqa: E731
+    elif tuple(header) != expected:
         reorder = operator.itemgetter(*(header.index(c) for c in expected))
     try:
         done = reader.line_num
@@ -182,7 +267,8 @@ def _batches(
             elif rows:
                 yield lines, list[Sequence[str]](rows)
     except csv.Error as e:
-        raise UnusableFile(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+        problem = _csv_problem(e, "malformed CSV")
+        raise UnusableFile(f"{path}:{reader.line_num}: {problem}") from None
     except UnicodeDecodeError:
         raise UnusableFile(
             f"{path}:{reader.line_num + 1}: not UTF-8 text; save it as 'CSV UTF-8' and try again"
@@ -409,18 +495,139 @@ def _not_a_database(path: Path) -> None:
         )
 
 
-def _from_datapackage(path: Path) -> Source:
+JSON_MAX_DIGITS = 1000
+"""No number in a descriptor comes near this; a longer one would only cost time to read."""
+
+
+class _NotUsableJson(Exception):
+    """What is wrong with a descriptor's JSON, in words, raised from inside the parser."""
+
+
+def _json_number(convert: Callable[[str], object]) -> Callable[[str], object]:
+    def number(text: str) -> object:
+        if len(text) > JSON_MAX_DIGITS:
+            raise _NotUsableJson("a number too long")
+        return convert(text)
+
+    return number
+
+
+def _no_constant(text: str) -> object:
+    raise _NotUsableJson(f"{text} is not a JSON value")
+
+
+def _json_kind(value: object) -> str:
+    """A JSON value's type, in words."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    return "null" if value is None else "a number"
+
+
+def _shown(text: str) -> str:
+    """A string from the file, quoted on one line and cut short."""
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
+
+
+MAX_PATH_BYTES = 1024
+MAX_NAME_BYTES = 255
+"""Longer paths and file names than most systems allow: a resource path within both is
+reported by the system when it cannot be opened, a longer one here."""
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _path_problem(base: Path, relative: object) -> str | None:
+    """Why a resource's path does not name a file inside the package folder, or None."""
+    if not isinstance(relative, str):
+        return f"{_json_kind(relative)}, not a string"
+    shown = _shown(relative)
+    if not relative:
+        return "empty"
+    if "\x00" in relative:
+        return f"{shown} holds a NUL character"
+    if _CONTROL.search(relative):
+        return f"{shown} holds a control character"
     try:
-        descriptor = json.loads(_decode(path))
+        encoded = os.fsencode(relative)
+    except UnicodeError:
+        return f"{shown} holds characters no file name can"
+    if len(encoded) > MAX_PATH_BYTES or max(map(len, encoded.split(b"/"))) > MAX_NAME_BYTES:
+        return f"{shown} is too long for a file name"
+    scheme = _URL_SCHEME.match(relative)
+    if scheme and (
+        relative[scheme.end() :].startswith("//")
+        or scheme[1].lower() in ("file", "data", "http", "https", "ftp")
+    ):
+        return f"{shown} is a URL; only files in the package folder are read"
+    if "\\" in relative:
+        return f"{shown} has a backslash (a Windows path?); paths use / and stay in the folder"
+    if relative.startswith("/") or re.match("[A-Za-z]:", relative):
+        return f"{shown} is an absolute path; it must be relative to the package folder"
+    if ".." in relative.split("/"):
+        return f"{shown} leaves the package folder"
+    try:
+        inside = (base / relative).resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a folder that cannot be read
+        return f"{shown} cannot be followed"
+    if not inside:
+        return f"{shown} is a link to outside the package folder"
+    return None
+
+
+def _from_datapackage(path: Path) -> Source:
+    """The files a datapackage.json names, after checking every part of it that is used: the
+    JSON itself, the type of each value, and that each path stays inside the package folder."""
+    try:
+        descriptor = json.loads(
+            _decode(path),
+            parse_int=_json_number(int),
+            parse_float=_json_number(float),
+            parse_constant=_no_constant,
+        )
     except json.JSONDecodeError as e:
         raise UnusableFile(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
-    resources = (
-        {r.get("name"): r for r in descriptor.get("resources", []) if isinstance(r, dict)}
-        if isinstance(descriptor, dict)
-        else {}
-    )
-    if "trials" not in resources or "posturetest" not in descriptor:
+    except RecursionError:
+        raise UnusableFile(f"{path}: not a usable data package (nested too deep)") from None
+    except _NotUsableJson as e:
+        raise UnusableFile(f"{path}: not a usable data package ({e})") from None
+    except ValueError:  # Python's own limit on the digits of a whole number
+        raise UnusableFile(f"{path}: not a usable data package (a number too long)") from None
+
+    def unusable(problem: str) -> UnusableFile:
+        return UnusableFile(f"{path}: not a usable data package ({problem})")
+
+    if not isinstance(descriptor, dict):
+        raise UnusableFile(
+            f"{path}: not a posturetest data package "
+            f"(the top level is {_json_kind(descriptor)}, not an object)"
+        )
+    if "posturetest" in descriptor and not isinstance(descriptor["posturetest"], dict):
+        raise unusable(f"posturetest is {_json_kind(descriptor['posturetest'])}, not an object")
+    listed = descriptor.get("resources", [])
+    if not isinstance(listed, list):
+        raise unusable(f"resources is {_json_kind(listed)}, not a list")
+    resources: dict[str, dict[str, object]] = {}
+    for number, resource in enumerate(listed, 1):
+        if not isinstance(resource, dict):
+            raise unusable(f"resource {number} is {_json_kind(resource)}, not an object")
+        if "name" not in resource:
+            continue  # not one of ours
+        name = resource["name"]
+        if not isinstance(name, str):
+            raise unusable(f"the name of resource {number} is {_json_kind(name)}, not a string")
+        if name in resources:
+            raise unusable(f"two resources are named {_shown(name)}")
+        resources[name] = resource
+    if "trials" not in resources:
         raise UnusableFile(f"{path}: not a posturetest data package (no trials resource)")
+    if "posturetest" not in descriptor:
+        raise UnusableFile(f"{path}: not a posturetest data package (no posturetest section)")
     base = path.parent
 
     def resource_path(name: str) -> Path | None:
@@ -428,8 +635,9 @@ def _from_datapackage(path: Path) -> Source:
         if resource is None:
             return None
         relative = resource.get("path")
-        if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in relative:
-            raise UnusableFile(f"{path}: resource {name} has an unusable path")
+        problem = _path_problem(base, relative)
+        if problem is not None or not isinstance(relative, str):
+            raise UnusableFile(f"{path}: resource {name} has an unusable path ({problem})")
         return base / relative
 
     trials = resource_path("trials")
@@ -477,11 +685,15 @@ class _Table:
     fields: tuple[Field, ...]
     rules: Rules | None = None
     rules_hold: Callable[[Columns], bool] | None = None
+    optional: frozenset[str] = frozenset()
+    """Columns an older file may lack; each row then gets the time of the import."""
 
 
 _TRIALS = _Table(TRIAL_COLUMNS, TRIAL_FIELDS, check_trial_rules, trial_rules_hold)
 _SESSIONS = _Table(SESSION_COLUMNS, SESSION_FIELDS)
-_RANKINGS = _Table(RANKING_COLUMNS, RANKING_FIELDS)
+_RANKINGS = _Table(RANKING_COLUMNS, RANKING_FIELDS, optional=RANKING_OPTIONAL)
+_SAFETY_ANSWERS = _Table(SAFETY_ANSWER_COLUMNS, SAFETY_ANSWER_FIELDS)
+_CORRECTIONS = _Table(CORRECTION_COLUMNS, CORRECTION_FIELDS)
 
 
 def _typed_batches(
@@ -494,7 +706,9 @@ def _typed_batches(
     by row, so every problem is reported with its own line and words.
     """
     names = [f.name for f in table.fields]
-    for lines, rows in _reader(path, table.columns, checked):
+    now = utc_now()
+    defaults = {c: now for c in table.optional}
+    for lines, rows in _reader(path, table.columns, checked, defaults):
         typed = _typed_columns(table.fields, rows)
         if typed is not None:
             columns = dict(zip(names, typed, strict=True))
@@ -937,15 +1151,57 @@ def import_file(
                 rankings = _checked_rankings(source.rankings, checked)
                 if not checked.error_count:
                     writer.add_rankings(rankings)
-            if checked.error_count:
-                more = checked.error_count - len(checked.errors)
-                raise ImportRefused(
-                    checked.errors + ([f"... and {more} more problems"] if more else [])
-                )
+            answers = _checked_safety_answers(source.safety_answers, checked)
+            corrections = _checked_corrections(source.corrections, checked)
+            _refuse_problems(checked)
+            writer.finish()  # the trials' keys are in place from here on
+            writer.add_safety_answers(answers)
+            for where, line, trial_id in writer.add_corrections(corrections):
+                checked.add(where, line, "trial_id", f"no trial {trial_id} in the file or database")
+            _refuse_problems(checked)
             writer.finish()
     except ImportConflict as e:
         raise ImportRefused(e.problems) from None
     return writer.report
+
+
+def _refuse_problems(checked: _Checked) -> None:
+    if checked.error_count:
+        more = checked.error_count - len(checked.errors)
+        raise ImportRefused(checked.errors + ([f"... and {more} more problems"] if more else []))
+
+
+def _checked_safety_answers(path: Path | None, checked: _Checked) -> list[dict[str, object]]:
+    """Answers of sessions in the file, each question once per session."""
+    answers: list[dict[str, object]] = []
+    if path is None:
+        return answers
+    seen: set[tuple[object, object]] = set()
+    for lines, columns in _typed_batches(path, _SAFETY_ANSWERS, checked):
+        for line, values in zip(lines, _records(columns), strict=True):
+            if str(values["session_id"]) not in checked.sessions:
+                checked.add(str(path), line, "session_id", "no trial of this session")
+            key = (values["session_id"], values["question"])
+            if key in seen:
+                checked.add(str(path), line, "question", "answered twice for one session")
+            seen.add(key)
+            answers.append(values)
+    return answers
+
+
+def _checked_corrections(path: Path | None, checked: _Checked) -> list[AuditRow]:
+    """The audit trail's rows, each id once (its trials are looked up once they are written)."""
+    rows: list[AuditRow] = []
+    if path is None:
+        return rows
+    seen: set[object] = set()
+    for lines, columns in _typed_batches(path, _CORRECTIONS, checked):
+        for line, values in zip(lines, _records(columns), strict=True):
+            if values["correction_id"] in seen:
+                checked.add(str(path), line, "correction_id", "appears twice")
+            seen.add(values["correction_id"])
+            rows.append(AuditRow(str(path), line, values))
+    return rows
 
 
 def _checked_rankings(path: Path, checked: _Checked) -> list[dict[str, object]]:

@@ -1,13 +1,19 @@
-"""Where output files may go: never over a database.
+"""Where output files may go, never over a database, and how they are written.
 
 An export, a chart or a report written over the database the command has open (or any SQLite
-file) would destroy it; each is refused before anything is written.
+file) would destroy it; each is refused before anything is written. Every file written is
+readable by its owner only (0600) and every folder made 0700, whatever the umask, and each
+appears only once it is whole: a failure, a full disk or ctrl+c leaves no file and no temporary
+file behind, and what was at the path before stays as it was.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import os
+import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -97,7 +103,184 @@ def atomic_binary(path: Path) -> Iterator[BinaryIO]:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        _sync_folder(folder)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where a folder can be opened at all)."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create `folder` and any missing parents, each readable by its owner only (0700, whatever
+    the umask); folders that exist are left as they are. Returns the ones created, outermost
+    first."""
+    missing: list[Path] = []
+    here = folder
+    while not os.path.lexists(here) and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    created: list[Path] = []
+    try:
+        for each in reversed(missing):
+            os.mkdir(each, 0o700)  # the umask can only take bits away from 0700
+            created.append(each)
+    except BaseException:
+        remove_folders(created)
+        raise
+    return created
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Remove folders `make_folders` created, innermost first, as long as they are empty."""
+    for each in reversed(created):
+        with suppress(OSError):
+            os.rmdir(each)
+
+
+@contextmanager
+def private_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file (it must not exist), readable by its owner only, flushed to disk on close."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())
+
+
+@contextmanager
+def private_text(path: Path) -> Iterator[TextIO]:
+    """`private_file` as UTF-8 text, lines ended as written."""
+    with private_file(path) as raw:
+        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        yield out
+        out.flush()
+        out.detach()
+
+
+@contextmanager
+def atomic_folder(folder: Path, members: Iterable[str]) -> Iterator[Path]:
+    """A folder of files (`members`) that appear together or not at all.
+
+    Yields an empty private folder (0700) to write every member into (see `private_text`).
+    When the block ends without error: a folder that did not exist is that temporary folder,
+    renamed into place (missing parents are created 0700); in a folder that exists, each member
+    replaces its namesake (a symbolic link there is replaced, never written through), and if
+    one cannot be moved, those already moved are put back as they were. If anything fails on
+    the way, the temporary folder and the parents created for it are removed, and the folder
+    keeps what it had. Other files in an existing folder are left alone.
+
+    The temporary folder is made beside a new folder, but inside an existing one, so that a
+    member never has to move from one file system to another (a folder can be a mount point).
+    """
+    names = list(members)
+    existed = os.path.isdir(folder)
+    created = [] if existed else make_folders(folder.parent)
+    where = folder if existed else folder.parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=where))
+    except BaseException:
+        remove_folders(created)
+        raise
+    try:
+        yield tmp
+        _sync_folder(tmp)
+        if existed:
+            _replace_members(tmp, folder, names)
+        else:
+            os.rename(tmp, folder)
+        _sync_folder(where)
+    except BaseException:
+        with suppress(OSError):
+            shutil.rmtree(tmp)
+        remove_folders(created)
+        raise
+    if existed:
+        with suppress(OSError):
+            shutil.rmtree(tmp)  # what is left: the old members' extra names
+
+
+def _replace_members(tmp: Path, folder: Path, names: list[str]) -> None:
+    """Move each member from `tmp` over its namesake in `folder`; all of them, or none.
+
+    Before a member is replaced, a second name for the old one is kept in `tmp` (a hard link,
+    of the symbolic link itself where it is one), so a failure part way can put it back.
+    """
+    kept = tmp / ".old"
+    os.mkdir(kept, 0o700)
+    moved: list[str] = []
+    try:
+        for name in names:
+            target = folder / name
+            if os.path.lexists(target):
+                with suppress(OSError):  # no hard links on this file system: no way back
+                    os.link(target, kept / name, follow_symlinks=False)
+            os.replace(tmp / name, target)
+            moved.append(name)
+    except BaseException:
+        for name in reversed(moved):
+            with suppress(OSError):
+                if os.path.lexists(kept / name):
+                    os.replace(kept / name, folder / name)
+                else:
+                    os.unlink(folder / name)
+        raise
+
+
+def write_crash_log(text: str) -> Path:
+    """A new file in the temporary folder holding `text` (a traceback): readable by its owner
+    only, and there only once it is whole (written as `....log.part`, then renamed)."""
+    fd, part = tempfile.mkstemp(prefix="posturetest-crash-", suffix=".log.part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as log:
+            log.write(text)
+            log.flush()
+            os.fsync(log.fileno())
+        path = Path(part.removesuffix(".part"))
+        os.replace(part, path)  # a name no other file has: mkstemp chose it at random
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(part)
+        raise
+    return path
+
+
+# -- CSV for spreadsheets ----------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a cell may start with that a spreadsheet could take for a formula (OWASP's list)."""
+SPREADSHEET_BOM = "\ufeff"
+"""Tells Excel the CSV is UTF-8 (else it guesses the system's code page)."""
+
+_MAY_START_FORMULA = re.compile(r'(?:^|,)"?[=+\-@\t\r]')
+"""Every cell starts the line or follows a comma, maybe after its opening quote: a line this
+does not match has no cell to neutralise (one it matches may not: `"a,-b"`)."""
+_NEEDS_QUOTES = re.compile(r'[",\n\r]')
+"""The export quotes a cell exactly when it holds one of these."""
+
+
+def _cell(text: str) -> str:
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def spreadsheet_line(line: str) -> str:
+    """One CSV line (no line end) with every cell that would start a formula preceded by an
+    apostrophe, which spreadsheets show as text; the other cells are left byte for byte."""
+    if _MAY_START_FORMULA.search(line) is None:
+        return line
+    for cells in csv.reader([line], strict=True):
+        return ",".join(_cell(c) for c in cells)
+    return line

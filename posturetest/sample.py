@@ -12,7 +12,6 @@ are stopped, and now and then a whole session ends early.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import uuid
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from posturetest.domain import (
     PROTOCOL_VERSION,
+    SAFETY_KEYS,
     OrderScheme,
     Outcome,
     Position,
@@ -124,6 +124,7 @@ class SampleStudy:
     sessions: list[Row] = field(default_factory=list)
     trials: list[Row] = field(default_factory=list)
     rankings: list[Row] = field(default_factory=list)
+    safety_answers: list[Row] = field(default_factory=list)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -311,6 +312,11 @@ def _session(
     assert tuple(shared) == SESSION_LEVEL_TRIAL_COLUMNS
     study.sessions.append({c: session[c] for c in SESSION_COLUMNS})
     study.trials.extend({c: {**t, **shared}[c] for c in TRIAL_COLUMNS} for t in trials)
+    answered = _stamp(started + timedelta(seconds=60))  # no draw: the rows above stay as they were
+    study.safety_answers.extend(
+        {"session_id": session_id, "question": key, "answer": 0, "answered_at": answered}
+        for key in SAFETY_KEYS
+    )
     _rankings(rng, study, session_id, trials)
 
 
@@ -324,6 +330,8 @@ def _rankings(rng: random.Random, study: SampleStudy, session_id: str, trials: l
         postures = [p for p in Posture if any(t["posture"] == p.value for t in rated)]
         if len(postures) < 2:
             continue
+        last = max(str(t["rated_at"]) for t in block if t["rated_at"])
+        ranked_at = _stamp(datetime.fromisoformat(last) + timedelta(seconds=40))
         for role, column in ((Role.TESTER, "tester_stability"), (Role.SUBJECT, "subject_ease")):
             scores = {}
             for p in postures:
@@ -336,6 +344,7 @@ def _rankings(rng: random.Random, study: SampleStudy, session_id: str, trials: l
                     "role": role.value,
                     "posture": posture.value,
                     "rank": rank,
+                    "ranked_at": ranked_at,
                 }
                 study.rankings.append({c: row[c] for c in RANKING_COLUMNS})
 
@@ -379,7 +388,7 @@ def write_sample(out_dir: Path, subjects: int, seed: int) -> SampleStudy:
     The rows go into an in-memory database by the import's own writer and come out by the
     export's own code, so the sample is exactly what a real study would look like.
     """
-    from posturetest.export import write_datapackage
+    from posturetest.export import datapackage_descriptor, write_datapackage
     from posturetest.store import Store
     from posturetest.store.exchange import ImportWriter, Selection
 
@@ -390,11 +399,11 @@ def write_sample(out_dir: Path, subjects: int, seed: int) -> SampleStudy:
         with store.write():
             writer.add_trials(study.trials, sessions)
             writer.add_rankings(study.rankings)
+            writer.add_safety_answers(study.safety_answers)
             writer.finish()
-        write_datapackage(store, Selection(), out_dir)
-    descriptor_path = out_dir / "datapackage.json"
-    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
-    descriptor["title"] = TITLE
-    descriptor["description"] = describe(subjects, seed)
-    descriptor_path.write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+        descriptor = datapackage_descriptor(Selection())
+        descriptor["title"] = TITLE
+        descriptor["description"] = describe(subjects, seed)
+        # every file appears at once, owner-only, in a folder made 0700
+        write_datapackage(store, Selection(), out_dir, descriptor=descriptor)
     return study

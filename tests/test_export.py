@@ -34,8 +34,10 @@ from posturetest.domain import (
     StressTest,
 )
 from posturetest.domain.interchange import (
+    CORRECTION_FIELDS,
     RANKING_COLUMNS,
     RANKING_FIELDS,
+    SAFETY_ANSWER_FIELDS,
     SESSION_COLUMNS,
     SESSION_FIELDS,
     TRIAL_COLUMNS,
@@ -486,7 +488,13 @@ def test_datapackage_writes_four_files(package: Path) -> None:
 def test_datapackage_is_valid_for_the_frictionless_api(package: Path) -> None:
     report = validate(package / "datapackage.json")
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
-    assert {task.name for task in report.tasks} == {"trials", "rankings", "sessions"}
+    assert {task.name for task in report.tasks} == {
+        "trials",
+        "rankings",
+        "sessions",
+        "safety_answers",
+        "corrections",
+    }
 
 
 def test_datapackage_is_valid_for_the_frictionless_command(package: Path) -> None:
@@ -541,11 +549,13 @@ def test_datapackage_tables_hold_what_is_stored(study: Study, package: Path) -> 
 def test_datapackage_schema_describes_every_field(package: Path) -> None:
     descriptor = json.loads((package / "datapackage.json").read_text())
     resources = {r["name"]: r for r in descriptor["resources"]}
-    assert set(resources) == {"trials", "rankings", "sessions"}
+    assert set(resources) == {"trials", "rankings", "sessions", "safety_answers", "corrections"}
     for name, fields in (
         ("trials", TRIAL_FIELDS),
         ("rankings", RANKING_FIELDS),
         ("sessions", SESSION_FIELDS),
+        ("safety_answers", SAFETY_ANSWER_FIELDS),
+        ("corrections", CORRECTION_FIELDS),
     ):
         resource = resources[name]
         assert resource["path"] == f"{name}.csv"

@@ -37,6 +37,7 @@ from posturetest.domain import (
     StressTest,
 )
 from posturetest.domain.interchange import RANKING_COLUMNS, SESSION_COLUMNS, TRIAL_COLUMNS
+from posturetest.export import DATAPACKAGE_MEMBERS
 from posturetest.store import Store
 from tests.conftest import rate_trials
 
@@ -307,7 +308,7 @@ def test_datapackage_round_trip_is_byte_identical(built: dict[str, Path], tmp_pa
     assert result.exit_code == 0, result.output
     assert f"{STUDY_RANKINGS} rankings" in result.stdout
     assert export_package(db, tmp_path / "second") == first
-    assert set(first) == {"datapackage.json", "trials.csv", "rankings.csv", "sessions.csv"}
+    assert set(first) == set(DATAPACKAGE_MEMBERS)
 
 
 def test_datapackage_round_trip_keeps_rankings_and_session_facts(
@@ -963,6 +964,10 @@ def test_session_without_trials_in_the_package_is_refused_at_its_line(
     assert not [r for r in tables["rankings"] if r["session_id"] == lonely]
     trials = [r for r in tables["trials"] if r["session_id"] != lonely]
     write_rows(folder / "trials.csv", trials)
+    (folder / "safety_answers.csv").unlink()  # its answers would be refused the same way
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    descriptor["resources"] = [r for r in descriptor["resources"] if r["name"] != "safety_answers"]
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
     before = fingerprint(target)
     result = import_into(target, folder / "datapackage.json")
     assert result.exit_code == 1

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from posturetest.cli import main
 from posturetest.domain import OrderScheme, StressTest, plan_session
 from posturetest.domain.interchange import RANKING_COLUMNS, SESSION_COLUMNS, TRIAL_COLUMNS
+from posturetest.export import DATAPACKAGE_MEMBERS
 from posturetest.importer import import_file
 from posturetest.sample import TITLE, generate, write_sample
 from posturetest.store import Store
@@ -24,7 +25,7 @@ from posturetest.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
 DATA_README = ROOT / "data" / "README.md"
-PACKAGE_FILES = ["datapackage.json", "rankings.csv", "sessions.csv", "trials.csv"]
+PACKAGE_FILES = sorted(DATAPACKAGE_MEMBERS)
 
 
 def _readme_command() -> list[str]:

@@ -21,6 +21,7 @@ from posturetest.domain.protocol import (
     StopReason,
     StressTest,
 )
+from posturetest.domain.safety import SAFETY_KEYS, SAFETY_QUESTIONS
 from posturetest.domain.scales import (
     DISCOMFORT,
     SUBJECT_EASE,
@@ -198,6 +199,63 @@ RANKING_FIELDS: tuple[Field, ...] = (
         minimum=1,
         maximum=len(Posture),
     ),
+    Field("ranked_at", "datetime", "When the ranking was saved (UTC).", required=True),
+)
+RANKING_OPTIONAL: frozenset[str] = frozenset({"ranked_at"})
+"""Columns a rankings file written before they existed may lack (the import stamps its time)."""
+
+SAFETY_ANSWER_FIELDS: tuple[Field, ...] = (
+    _uuid("session_id", "Unique id of the session whose safety check this answers."),
+    Field(
+        "question",
+        "string",
+        "Which safety question: " + "; ".join(f"{q.key} ({q.text})" for q in SAFETY_QUESTIONS),
+        required=True,
+        enum=SAFETY_KEYS,
+    ),
+    Field(
+        "answer",
+        "integer",
+        "1 = yes (a reason not to apply pressure), 0 = no.",
+        required=True,
+        minimum=0,
+        maximum=1,
+    ),
+    Field("answered_at", "datetime", "When the safety check was answered (UTC).", required=True),
+)
+
+CORRECTION_FIELDS: tuple[Field, ...] = (
+    _uuid("correction_id", "Unique id of the correction."),
+    _uuid("trial_id", "The trial whose rating was changed or withdrawn."),
+    Field(
+        "field",
+        "string",
+        "Which rating changed.",
+        required=True,
+        enum=tuple(s.name for s in (TESTER_STABILITY, SUBJECT_EASE, DISCOMFORT, TESTER_EFFORT)),
+    ),
+    Field(
+        "old_value",
+        "integer",
+        "The value before the change (0-10).",
+        minimum=0,
+        maximum=10,
+    ),
+    Field(
+        "new_value",
+        "integer",
+        "The value after the change (0-10); empty when the rating was withdrawn because the "
+        "trial or the session was stopped.",
+        minimum=0,
+        maximum=10,
+    ),
+    Field(
+        "reason",
+        "string",
+        "Why: typed by the tester, or 'trial stopped' / 'session stopped'; may be empty.",
+        identifying=True,
+    ),
+    Field("corrected_at", "datetime", "When the change was made (UTC).", required=True),
 )
 
 SESSION_FIELDS: tuple[Field, ...] = (
@@ -276,6 +334,8 @@ SESSION_FIELDS: tuple[Field, ...] = (
 TRIAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRIAL_FIELDS)
 RANKING_COLUMNS: tuple[str, ...] = tuple(f.name for f in RANKING_FIELDS)
 SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in SESSION_FIELDS)
+SAFETY_ANSWER_COLUMNS: tuple[str, ...] = tuple(f.name for f in SAFETY_ANSWER_FIELDS)
+CORRECTION_COLUMNS: tuple[str, ...] = tuple(f.name for f in CORRECTION_FIELDS)
 SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[1:10]
 """The columns of a trial row that describe its session: equal on every row of one session."""
 TRIAL_TABLE_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[:2] + TRIAL_COLUMNS[10:]

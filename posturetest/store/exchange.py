@@ -17,7 +17,9 @@ from pathlib import Path
 
 from posturetest.domain.implied import PLAN_FIELDS, Tallies
 from posturetest.domain.interchange import (
+    CORRECTION_FIELDS,
     RANKING_FIELDS,
+    SAFETY_ANSWER_FIELDS,
     SESSION_FIELDS,
     TRIAL_COLUMNS,
     TRIAL_FIELDS,
@@ -30,7 +32,7 @@ from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
 
-_FREE_TEXT = {"tester", "station", "note", "protocol_version", "cleared_by", "tests"}
+_FREE_TEXT = {"tester", "station", "note", "protocol_version", "cleared_by", "tests", "reason"}
 """Columns whose values may contain a comma, a quote or a line break."""
 
 
@@ -185,6 +187,29 @@ def ranking_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     yield from _stream(store, sql, params)
 
 
+def safety_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
+    """The safety answers of the selected sessions, as CSV lines."""
+    where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
+    body = _csv_line(SAFETY_ANSWER_FIELDS, "a", selection)
+    sql = (
+        f"SELECT {body} FROM safety_answers a JOIN ({_SESSION_SOURCE}) x "
+        f"ON x.session_id = a.session_id{where} ORDER BY x.started_at, a.session_id, a.question"
+    )
+    yield from _stream(store, sql, params)
+
+
+def correction_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
+    """The audit trail of the selected sessions' trials, as CSV lines, oldest first."""
+    where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
+    body = _csv_line(CORRECTION_FIELDS, "c", selection)
+    sql = (
+        f"SELECT {body} FROM corrections c JOIN trials t ON t.trial_id = c.trial_id "
+        f"JOIN ({_SESSION_SOURCE}) x ON x.session_id = t.session_id{where} "
+        "ORDER BY x.started_at, t.session_id, t.seq, c.corrected_at, c.rowid"
+    )
+    yield from _stream(store, sql, params)
+
+
 # -- data coming in ------------------------------------------------------------------------------
 
 
@@ -197,12 +222,46 @@ class ImportReport:
     trials_present: int = 0
     rankings_added: int = 0
     rankings_present: int = 0
+    safety_answers_added: int = 0
+    safety_answers_present: int = 0
+    corrections_added: int = 0
+    corrections_present: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.subjects_added or self.sessions_added or self.trials_added or self.rankings_added
+            self.subjects_added
+            or self.sessions_added
+            or self.trials_added
+            or self.rankings_added
+            or self.safety_answers_added
+            or self.corrections_added
         )
+
+    @property
+    def audit(self) -> str:
+        """A sentence on the safety answers and corrections, if the import had any."""
+        if not (
+            self.safety_answers_added
+            or self.safety_answers_present
+            or self.corrections_added
+            or self.corrections_present
+        ):
+            return ""
+        return (
+            f"Safety answers: {self.safety_answers_added:,} added, "
+            f"{self.safety_answers_present:,} already present; corrections: "
+            f"{self.corrections_added:,} added, {self.corrections_present:,} already present."
+        )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """A row of corrections.csv and where it stands in its file."""
+
+    where: str
+    line: int
+    values: dict[str, object]
 
 
 class ImportConflict(Exception):
@@ -236,7 +295,7 @@ _DEFERRABLE_INDEXES = {
 def _same(a: object, b: object, column: str) -> bool:
     if column == "subject" and isinstance(a, str) and isinstance(b, str):
         return a.casefold() == b.casefold()
-    if column in ("tester", "station", "note", "cleared_by"):
+    if column in ("tester", "station", "note", "cleared_by", "reason"):
         return (a or "") == (b or "")
     return a == b
 
@@ -564,6 +623,83 @@ class ImportWriter:
                 )
             else:
                 self.report.rankings_present += 1
+
+    _SAFETY_COLUMNS = ("session_id", "question", "answer", "answered_at")
+    _CORRECTION_COLUMNS = (
+        "correction_id",
+        "trial_id",
+        "field",
+        "old_value",
+        "new_value",
+        "reason",
+        "corrected_at",
+    )
+
+    def add_safety_answers(self, rows: list[dict[str, object]]) -> None:
+        """Safety answers by (session, question): new ones added, equal ones counted, others
+        reported as conflicts."""
+        columns = self._SAFETY_COLUMNS
+        for row in rows:
+            values = tuple(row[c] for c in columns)
+            old = self.conn.execute(
+                "SELECT session_id, question, answer, answered_at FROM safety_answers "
+                "WHERE session_id = ? AND question = ?",
+                values[:2],
+            ).fetchone()
+            if old is None:
+                self.conn.execute(
+                    "INSERT INTO safety_answers (session_id, question, answer, answered_at) "
+                    "VALUES (?,?,?,?)",
+                    values,
+                )
+                self.report.safety_answers_added += 1
+                continue
+            different = [c for c, a, b in zip(columns, old, values, strict=True) if a != b]
+            if different:
+                self._conflict(
+                    f"safety answer {values[0]}/{values[1]}: {', '.join(different)} differ "
+                    "from the database"
+                )
+            else:
+                self.report.safety_answers_present += 1
+
+    def add_corrections(self, rows: list[AuditRow]) -> list[tuple[str, int, str]]:
+        """The audit trail by correction id, like trials; returns the rows whose trial is in
+        neither the file nor the database (where, line, trial id), and writes none of those."""
+        columns = self._CORRECTION_COLUMNS
+        unknown: list[tuple[str, int, str]] = []
+        for row in rows:
+            values = tuple(row.values[c] for c in columns[:5]) + (
+                row.values["reason"] or "",
+                row.values["corrected_at"],
+            )
+            known = self.conn.execute(
+                "SELECT 1 FROM trials WHERE trial_id = ?", (values[1],)
+            ).fetchone()
+            if known is None:
+                unknown.append((row.where, row.line, str(values[1])))
+                continue
+            old = self.conn.execute(
+                f"SELECT {', '.join(columns)} FROM corrections WHERE correction_id = ?",
+                (values[0],),
+            ).fetchone()
+            if old is None:
+                self.conn.execute(
+                    f"INSERT INTO corrections ({', '.join(columns)}) VALUES (?,?,?,?,?,?,?)",
+                    values,
+                )
+                self.report.corrections_added += 1
+                continue
+            different = [
+                c for c, a, b in zip(columns, old, values, strict=True) if not _same(a, b, c)
+            ]
+            if different:
+                self._conflict(
+                    f"correction {values[0]}: {', '.join(different)} differ from the database"
+                )
+            else:
+                self.report.corrections_present += 1
+        return unknown
 
     def add_audit(self, other: sqlite3.Connection) -> None:
         """Safety answers and corrections of another station: kept by their keys, never changed."""

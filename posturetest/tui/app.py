@@ -73,20 +73,24 @@ class PostureTestApp(App[int]):
         """
         if not self._exit_renderables:
             return
-        import os
-        import tempfile
+        import io
 
         from rich.console import Console
 
-        fd, log_path = tempfile.mkstemp(prefix="posturetest-crash-", suffix=".log")
-        with os.fdopen(fd, "w", encoding="utf-8") as log:
-            console = Console(file=log, width=120, color_system=None)
-            for renderable in self._exit_renderables:
-                console.print(renderable)
+        from posturetest.outputs import write_crash_log
+
+        report = io.StringIO()
+        console = Console(file=report, width=120, color_system=None)
+        for renderable in self._exit_renderables:
+            console.print(renderable)
         self._exit_renderables.clear()
+        try:  # a private file (0600), there only once whole
+            details = f"Details: {write_crash_log(report.getvalue())}"
+        except OSError as e:
+            details = f"The details could not be saved ({e.strerror or e})."
         self.error_console.print(
             "posturetest: an unexpected error closed the app; every confirmed rating is saved. "
-            f"Details: {log_path}",
+            f"{details}",
             markup=False,
             highlight=False,
             soft_wrap=True,
