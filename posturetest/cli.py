@@ -228,7 +228,11 @@ def selection_options(f: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--deidentify",
     is_flag=True,
-    help="Replace subject codes by study ids; drop tester, station, notes and names.",
+    help=(
+        "New ids for subjects, sessions, trials and corrections; times cut to the day; no "
+        "tester, station, note, clearance name or correction text. Small groups can still be "
+        "recognised: see the codebook."
+    ),
 )
 @click.option(
     "--spreadsheet",
@@ -249,11 +253,12 @@ def export(
     deidentify: bool,
     spreadsheet: bool,
 ) -> None:
-    """Write the trials (and for a data package, rankings and sessions) for other tools.
+    """Write the trials (a data package: the whole study) for other tools.
 
     CSV is tidy long format: one row per trial with the interchange columns, ISO 8601 UTC
     times, empty for missing; exact, for R and pandas, unless --spreadsheet. A data package
-    adds table schemas that `frictionless validate` checks. The codebook describes every column.
+    adds sessions, rankings, safety answers and corrections, with table schemas that
+    `frictionless validate` checks. The codebook describes every column.
     """
     from typing import TextIO
 

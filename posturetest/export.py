@@ -16,6 +16,7 @@ from posturetest.domain import PROTOCOL_VERSION, SCALES
 from posturetest.domain.interchange import (
     CORRECTION_COLUMNS,
     CORRECTION_FIELDS,
+    DEIDENTIFIED,
     RANKING_COLUMNS,
     RANKING_FIELDS,
     SAFETY_ANSWER_COLUMNS,
@@ -308,6 +309,10 @@ def codebook_markdown() -> str:
         f"Protocol version {PROTOCOL_VERSION}; posturetest {__version__}. Times are UTC. A missing "
         "value is empty in CSV and null in JSON. Columns marked *identifying* are blanked by "
         "`--deidentify`.",
+        "",
+        "## De-identified exports",
+        "",
+        DEIDENTIFIED,
         "",
         "## Scales",
         "",

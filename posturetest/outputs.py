@@ -9,7 +9,6 @@ file behind, and what was at the path before stays as it was.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -261,26 +260,31 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPREADSHEET_BOM = "\ufeff"
 """Tells Excel the CSV is UTF-8 (else it guesses the system's code page)."""
 
-_MAY_START_FORMULA = re.compile(r'(?:^|,)"?[=+\-@\t\r]')
-"""Every cell starts the line or follows a comma, maybe after its opening quote: a line this
-does not match has no cell to neutralise (one it matches may not: `"a,-b"`)."""
-_NEEDS_QUOTES = re.compile(r'[",\n\r]')
-"""The export quotes a cell exactly when it holds one of these."""
-
-
-def _cell(text: str) -> str:
-    if text.startswith(FORMULA_STARTS):
-        text = "'" + text
-    if _NEEDS_QUOTES.search(text):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+_FORMULA_AFTER_COMMA = re.compile(r',"?[=+\-@\t\r]')
 
 
 def spreadsheet_line(line: str) -> str:
-    """One CSV line (no line end) with every cell that would start a formula preceded by an
-    apostrophe, which spreadsheets show as text; the other cells are left byte for byte."""
-    if _MAY_START_FORMULA.search(line) is None:
+    """One line of the export's CSV (no line end) with an apostrophe put before every cell that
+    would start a formula, which spreadsheets then show as text; nothing else changes.
+
+    A cell starts the line or follows a comma, maybe after its opening quote. Such a comma
+    separates two cells exactly when an even number of quotes comes before it: a quoted cell
+    holds its two quotes and its doubled ones (`""`), and a comma never falls inside a doubled
+    one. The apostrophe needs no quoting (a neutralised carriage return was quoted already).
+    """
+    cuts = [
+        match.end() - 1
+        for match in _FORMULA_AFTER_COMMA.finditer(line)
+        if line.count('"', 0, match.start()) % 2 == 0
+    ]
+    if line.startswith(FORMULA_STARTS):
+        cuts.insert(0, 0)
+    elif line[1:2] in FORMULA_STARTS and line.startswith('"'):
+        cuts.insert(0, 1)
+    if not cuts:
         return line
-    for cells in csv.reader([line], strict=True):
-        return ",".join(_cell(c) for c in cells)
-    return line
+    pieces = [line[: cuts[0]]]
+    for cut, end in zip(cuts, [*cuts[1:], len(line)], strict=True):
+        pieces.append("'")
+        pieces.append(line[cut:end])
+    return "".join(pieces)

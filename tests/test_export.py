@@ -363,6 +363,15 @@ def test_filters_select_exactly_the_right_sessions(
 # -- de-identification -------------------------------------------------------------------------
 
 
+def new_id(db: Path, session_id: str) -> str:
+    """The id a de-identified export of `db` gives a stored session (computed with its secret)."""
+    from posturetest.store.exchange import pseudonym
+
+    with sqlite3.connect(db) as conn:
+        secret = conn.execute("SELECT value FROM meta WHERE key = 'study_secret'").fetchone()[0]
+    return pseudonym(secret, "session", session_id)
+
+
 def subjects_by_session(rows: list[dict[str, Any]]) -> dict[str, str]:
     found: dict[str, set[str]] = {}
     for r in rows:
@@ -397,8 +406,13 @@ def test_deidentified_csv_blanks_identifying_text_and_replaces_codes(twice: Stud
     assert len(rows) == len(view_rows(twice.path))
     ids = subjects_by_session(rows)
     assert ids == subjects_by_session(parse_csv(second.stdout)[1])
-    assert ids[twice.sessions["first"]] == ids[twice.sessions["again"]]
-    assert ids[twice.sessions["first"]] != ids[twice.sessions["other"]]
+
+    def of(session: str) -> str:
+        return ids[new_id(twice.path, twice.sessions[session])]
+
+    assert of("first") == of("again")
+    assert of("first") != of("other")
+    assert not set(ids) & set(twice.sessions.values())
     for study_id in ids.values():
         assert study_id and "001" not in study_id and "002" not in study_id
         assert not study_id.upper().startswith("S-")
@@ -429,7 +443,7 @@ def test_deidentified_export_still_filters_by_the_real_code(twice: Study) -> Non
     result = run("export", "--db", str(twice.path), "--deidentify", "--subject", "s-002")
     assert result.exit_code == 0
     _, rows = parse_csv(result.stdout)
-    assert {r["session_id"] for r in rows} == {twice.sessions["other"]}
+    assert {r["session_id"] for r in rows} == {new_id(twice.path, twice.sessions["other"])}
 
 
 def test_study_ids_differ_between_databases(tmp_path: Path) -> None:
@@ -518,6 +532,11 @@ def test_datapackage_tables_hold_what_is_stored(study: Study, package: Path) -> 
     assert len(sessions) == len(study.sessions)
     assert len(rankings) == len(view_rows(study.path, "rankings"))
     by_id = {s["session_id"]: s for s in sessions}
+
+    def as_exported(session_id: str) -> str:
+        return new_id(study.path, session_id) if deidentified else session_id
+
+    by_id = {session_id: by_id[as_exported(session_id)] for session_id in study.sessions.values()}
     random = by_id[study.sessions["random"]]
     assert random["order_scheme"] == "random" and random["order_seed"] == "7"
     assert random["tests"] == "vertical,anterior" and random["repetitions"] == "2"
@@ -528,6 +547,7 @@ def test_datapackage_tables_hold_what_is_stored(study: Study, package: Path) -> 
         (r["session_id"], r["test"], r["role"], r["posture"]): str(r["rank"])
         for r in view_rows(study.path, "rankings")
     }
+    stored_ranks = {(as_exported(k[0]), *k[1:]): v for k, v in stored_ranks.items()}
     assert {(r["session_id"], r["test"], r["role"], r["posture"]): r["rank"] for r in rankings} == (
         stored_ranks
     )

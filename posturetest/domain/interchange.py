@@ -340,3 +340,14 @@ SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[1:10]
 """The columns of a trial row that describe its session: equal on every row of one session."""
 TRIAL_TABLE_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[:2] + TRIAL_COLUMNS[10:]
 """The columns of a trial row stored in the trials table itself."""
+
+DEIDENTIFIED = (
+    "A de-identified export (--deidentify) replaces subject codes by study ids and every trial, "
+    "session and correction id by new ids (keyed hashes with this database's own secret: the "
+    "same in every export of one database, not traceable without it); cuts every time to the "
+    "day (shown as midnight UTC; the order within a session stays in seq); and leaves out the "
+    "tester, the station, notes, the clinician's clearance name and the text of corrections. "
+    "It does not make the data anonymous: in small groups a person can still be recognised "
+    "from the day, the position and the ratings."
+)
+"""What --deidentify changes, said once for the help, the codebook and the README."""
