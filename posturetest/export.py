@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from posturetest import __version__
-from posturetest.domain import PROTOCOL_VERSION, SCALES
+from posturetest.domain import NOTE_MAX_LENGTH, NOTE_RULE, PROTOCOL_VERSION, SCALES
 from posturetest.domain.interchange import (
     CORRECTION_COLUMNS,
     CORRECTION_FIELDS,
@@ -27,6 +27,7 @@ from posturetest.domain.interchange import (
     TRIAL_FIELDS,
     Field,
 )
+from posturetest.domain.protocol import NOTE_PATTERN
 from posturetest.store import Store
 from posturetest.store.exchange import (
     Selection,
@@ -127,6 +128,9 @@ def field_schema(f: Field) -> dict[str, Any]:
         constraints["maximum"] = f.maximum
     if f.pattern:
         constraints["pattern"] = f.pattern
+    if f.note_rule:
+        constraints["maxLength"] = NOTE_MAX_LENGTH
+        constraints["pattern"] = NOTE_PATTERN
     if constraints:
         schema["constraints"] = constraints
     if f.scale is not None:
@@ -286,6 +290,8 @@ def write_datapackage(
 
 
 def _allowed(f: Field) -> str:
+    if f.note_rule:
+        return f"text: {NOTE_RULE}"
     if f.enum:
         return ", ".join(f"`{v}`" for v in f.enum)
     if f.scale is not None:

@@ -46,6 +46,7 @@ from posturetest.domain.interchange import (
     TRIAL_TABLE_COLUMNS,
     Field,
 )
+from posturetest.domain.protocol import NOTE_FORBIDDEN, NOTE_MAX_LENGTH, note_problem
 from posturetest.store import Store, utc_now
 from posturetest.store.exchange import (
     STATUS_AT,
@@ -332,6 +333,8 @@ def _cell_check(f: Field) -> CellCheck:
             digits = raw[1:] if raw.startswith("-") else raw
             if not (digits.isascii() and digits.isdigit()):
                 return None, f"{raw!r} is not a whole number"
+            if len(digits) > 19:  # past any SQLite integer (and Python's limit on digits)
+                return None, f"{raw[:12]}... ({len(digits):,} digits) is far too large"
             value = int(raw)
             if not -SQLITE_INTEGER <= value < SQLITE_INTEGER:
                 return None, f"{raw} is far too large"
@@ -373,6 +376,16 @@ def _cell_check(f: Field) -> CellCheck:
             return None, f"{raw!r} does not match the expected form"
 
         return matching
+
+    if f.note_rule:
+
+        def note(raw: str) -> tuple[object, str | None]:
+            if raw == "":
+                return empty
+            problem = note_problem(raw)
+            return (None, problem) if problem else (raw, None)
+
+        return note
 
     def text(raw: str) -> tuple[object, str | None]:
         return (None, empty[1]) if raw == "" else (raw, None)
@@ -536,8 +549,9 @@ def _shown(text: str) -> str:
 
 MAX_PATH_BYTES = 1024
 MAX_NAME_BYTES = 255
-"""Longer paths and file names than most systems allow: a resource path within both is
-reported by the system when it cannot be opened, a longer one here."""
+"""A resource path, and each name in it, at most this long: longer ones are refused here, in
+a short line, before the system refuses them with the whole path in its message."""
+
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -792,6 +806,10 @@ def _typed_columns(
             if not _column_pattern(f, f.pattern).fullmatch("\n".join(cells)):
                 return None
         elif f.required and "" in cells:
+            return None
+        if f.note_rule and (
+            NOTE_FORBIDDEN.search("\n".join(cells)) or max(map(len, cells)) > NOTE_MAX_LENGTH
+        ):
             return None
         column: Sequence[str] = cells
         if f.name in SESSION_LEVEL_TRIAL_COLUMNS:  # the same on every row of a session

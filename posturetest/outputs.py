@@ -260,6 +260,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SPREADSHEET_BOM = "\ufeff"
 """Tells Excel the CSV is UTF-8 (else it guesses the system's code page)."""
 
+_QUOTED_STARTS = tuple('"' + c for c in FORMULA_STARTS)
 _FORMULA_AFTER_COMMA = re.compile(r',"?[=+\-@\t\r]')
 
 
@@ -272,15 +273,13 @@ def spreadsheet_line(line: str) -> str:
     holds its two quotes and its doubled ones (`""`), and a comma never falls inside a doubled
     one. The apostrophe needs no quoting (a neutralised carriage return was quoted already).
     """
-    cuts = [
-        match.end() - 1
-        for match in _FORMULA_AFTER_COMMA.finditer(line)
-        if line.count('"', 0, match.start()) % 2 == 0
-    ]
-    if line.startswith(FORMULA_STARTS):
-        cuts.insert(0, 0)
-    elif line[1:2] in FORMULA_STARTS and line.startswith('"'):
-        cuts.insert(0, 1)
+    first = 0 if line.startswith(FORMULA_STARTS) else 1 if line.startswith(_QUOTED_STARTS) else -1
+    if first < 0 and _FORMULA_AFTER_COMMA.search(line) is None:
+        return line  # almost every line: one search, no list
+    cuts = [] if first < 0 else [first]
+    for match in _FORMULA_AFTER_COMMA.finditer(line):
+        if line.count('"', 0, match.start()) % 2 == 0:
+            cuts.append(match.end() - 1)
     if not cuts:
         return line
     pieces = [line[: cuts[0]]]

@@ -285,7 +285,9 @@ def _agreement(
         return {"n": int(counts.sum()), "rho": _spearman(x, y)}
 
     ranked = {test: (both, same) for test, both, same in best}
-    sessions = {t: ranked.get(t.value, (0, 0)) for t in tests}
+    # A test can be ranked in a session none of whose trials were rated (all stopped, say).
+    shown = [*tests, *(StressTest(t) for t in ranked if StressTest(t) not in tests)]
+    sessions = {t: ranked.get(t.value, (0, 0)) for t in shown}
     return {
         "overall": rho(np.ones(grid.count.size, dtype=np.bool_)),
         "by_test": [{"test": t.value, **rho(grid.test == t.value)} for t in tests],

@@ -116,9 +116,10 @@ async def test_a_rating_waits_out_a_writer_holding_the_file_and_so_do_import_and
             # Keys typed while it waits change nothing, and nothing is lost.
             await pilot.press("3", "enter")
             assert stability.value == 7
+            await pilot.pause(2.0)  # well past the first tries: still waiting, nothing written
+            assert stability.waiting and first_ratings(db_file) == (None, None)
             await wait_until(pilot, lambda: holder.poll() is not None, HOLD_SECONDS + 5)
             assert time.monotonic() - started > BUSY_TIMEOUT_MS / 1000
-            assert first_ratings(db_file) == (None, None)  # still waiting: nothing half-done
         await wait_until(pilot, lambda: stability.saved, 30)
         assert "✓ saved" in screen_text(app)
         assert "not saved" not in screen_text(app)

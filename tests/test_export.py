@@ -663,8 +663,8 @@ def test_datapackage_through_the_command_line(study: Study, tmp_path: Path) -> N
     _, sessions = read_csv_file(out / "sessions.csv")
     assert {s["status"] for s in sessions} == {"complete"}
     assert {s["session_id"] for s in sessions} == {
-        study.sessions["random"],
-        study.sessions["cleared"],
+        new_id(study.path, study.sessions["random"]),
+        new_id(study.path, study.sessions["cleared"]),
     }
     assert validate(out / "datapackage.json").valid
 

@@ -37,6 +37,7 @@ from posturetest.domain import (
     StressTest,
 )
 from posturetest.domain.interchange import RANKING_COLUMNS, SESSION_COLUMNS, TRIAL_COLUMNS
+from posturetest.domain.protocol import NOTE_CONTROL_CODES
 from posturetest.export import DATAPACKAGE_MEMBERS
 from posturetest.store import Store
 from tests.conftest import rate_trials
@@ -981,13 +982,14 @@ def test_session_without_trials_in_the_package_is_refused_at_its_line(
 # -- values the database cannot hold ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("digits", [25, 5000], ids=["past-sqlite", "past-python"])
 @pytest.mark.parametrize(("file", "column"), [("trials", "seq"), ("sessions", "order_seed")])
 def test_huge_integer_is_a_row_error_not_a_crash(
-    built: dict[str, Path], target: Path, tmp_path: Path, file: str, column: str
+    built: dict[str, Path], target: Path, tmp_path: Path, file: str, column: str, digits: int
 ) -> None:
     folder = tmp_path / "pkg"
     tables = _package(built, folder)
-    tables[file][1][column] = "1" + "0" * 25
+    tables[file][1][column] = "1" + "0" * digits
     write_rows(
         folder / f"{file}.csv", tables[file], TRIAL_COLUMNS if file == "trials" else SESSION_COLUMNS
     )
@@ -1097,7 +1099,10 @@ def test_changed_ranking_is_a_conflict(built: dict[str, Path], tmp_path: Path) -
 TEXT = st.text(
     alphabet=st.one_of(
         st.sampled_from(list(",\";\n\r '")),
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        st.characters(
+            blacklist_categories=("Cs",),
+            blacklist_characters="".join(map(chr, NOTE_CONTROL_CODES)),  # the note rule
+        ),
     ),
     max_size=12,
 )

@@ -10,6 +10,8 @@ from posturetest.domain.plan import (
     plan_session,
 )
 from posturetest.domain.protocol import (
+    NOTE_MAX_LENGTH,
+    NOTE_RULE,
     ORDER_SCHEME_LABELS,
     POSITION_LABELS,
     POSTURE_COLOURS,
@@ -27,6 +29,7 @@ from posturetest.domain.protocol import (
     StopReason,
     StressTest,
     is_valid_subject_code,
+    note_problem,
 )
 from posturetest.domain.safety import SAFETY_KEYS, SAFETY_QUESTIONS, SafetyQuestion, may_proceed
 from posturetest.domain.scales import (
@@ -67,8 +70,11 @@ __all__ = [
     "POSTURE_ORDERS",
     "PROTOCOL_VERSION",
     "REQUIRED_SCALES",
+    "NOTE_MAX_LENGTH",
+    "NOTE_RULE",
     "SAFETY_KEYS",
     "SAFETY_QUESTIONS",
+    "note_problem",
     "SCALES",
     "STOP_REASON_LABELS",
     "SUBJECT_CODE_RULE",

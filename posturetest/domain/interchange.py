@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.domain.protocol import (
+    NOTE_RULE,
     SUBJECT_CODE_MAX_LENGTH,
     OrderScheme,
     Outcome,
@@ -47,6 +48,8 @@ class Field:
     maximum: int | None = None
     pattern: str | None = None
     scale: Scale | None = None
+    note_rule: bool = False
+    """Free text under NOTE_RULE (length and characters)."""
     identifying: bool = False
     """Blanked by a de-identified export (free text and quasi-identifiers)."""
 
@@ -171,7 +174,13 @@ TRIAL_FIELDS: tuple[Field, ...] = (
     _rating(DISCOMFORT, "Optional."),
     _rating(TESTER_EFFORT, "Optional."),
     Field("rated_at", "datetime", "When the trial was rated or stopped (UTC)."),
-    Field("note", "string", "Free-text note; may be empty.", identifying=True),
+    Field(
+        "note",
+        "string",
+        f"Free-text note; may be empty; {NOTE_RULE}.",
+        identifying=True,
+        note_rule=True,
+    ),
 )
 
 RANKING_FIELDS: tuple[Field, ...] = (

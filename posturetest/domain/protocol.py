@@ -17,6 +17,34 @@ SUBJECT_CODE_MAX_LENGTH = 32
 SUBJECT_CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{SUBJECT_CODE_MAX_LENGTH}}}")
 SUBJECT_CODE_RULE = f"1-{SUBJECT_CODE_MAX_LENGTH} letters, digits, '-' or '_'"
 
+NOTE_MAX_LENGTH = 2000
+"""The longest note, in characters."""
+NOTE_CONTROL_CODES: tuple[int, ...] = (*range(0, 9), 11, 12, *range(14, 32), 127)
+"""The characters a note may not hold: control characters other than tab, line feed and
+carriage return (a NUL cut notes short in CSV; the others are invisible or move the cursor)."""
+NOTE_RULE = (
+    f"at most {NOTE_MAX_LENGTH:,} characters, with no control characters other than tab and "
+    "line breaks"
+)
+_CONTROL_CLASS = "".join(re.escape(chr(c)) for c in NOTE_CONTROL_CODES)
+NOTE_FORBIDDEN = re.compile(f"[{_CONTROL_CLASS}]")
+NOTE_PATTERN = f"[^{_CONTROL_CLASS}]*"
+"""The characters of NOTE_RULE as a pattern a whole note matches (for table schemas)."""
+
+
+def note_problem(note: str) -> str | None:
+    """What is wrong with a note under NOTE_RULE, or None."""
+    if len(note) > NOTE_MAX_LENGTH:
+        return f"{len(note):,} characters, more than the {NOTE_MAX_LENGTH:,} a note may have"
+    found = NOTE_FORBIDDEN.search(note)
+    if found:
+        code = ord(found.group())
+        return (
+            f"holds the control character U+{code:04X} at character {found.start() + 1}; "
+            "a note may hold tab and line breaks, no other control characters"
+        )
+    return None
+
 
 class Posture(StrEnum):
     LIGAMENT = "ligament"

@@ -27,8 +27,9 @@ from posturetest.domain.interchange import (
     TRIAL_TABLE_COLUMNS,
     Field,
 )
+from posturetest.domain.protocol import NOTE_RULE
 from posturetest.store.opening import open_readonly
-from posturetest.store.schema import indexes
+from posturetest.store.schema import indexes, note_rule_sql, note_triggers
 from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
@@ -431,12 +432,19 @@ class ImportWriter:
         self._rankings_started_empty = bulk and self.store.empty("rankings")
         self._added_trials: set[str] = set()
         self._deferred: list[str] = []
+        self._triggers_dropped = False
         if bulk:
             for table, names in _DEFERRABLE_INDEXES.items():
                 if self.store.empty(table):
                     for name in names:
                         self.conn.execute(f"DROP INDEX {name}")
                         self._deferred.append(name)
+            if "trials_by_id" in self._deferred:
+                # A trigger on trials makes SQLite look for the key corrections refer to on
+                # every insert, and that index is gone until the end.
+                for name in note_triggers():
+                    self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+                self._triggers_dropped = True
 
     def _conflict(self, message: str) -> None:
         self.conflicts.append(message)
@@ -779,6 +787,15 @@ class ImportWriter:
             except sqlite3.IntegrityError as e:
                 self._conflict(f"the rows break a rule of the database ({e})")
         self._deferred.clear()
+        if self._triggers_dropped:
+            broken = self.conn.execute(
+                f"SELECT trial_id FROM trials WHERE {note_rule_sql('note')} LIMIT 1"
+            ).fetchone()
+            if broken is not None:
+                self._conflict(f"trial {broken[0]}: note: {NOTE_RULE}")
+            for statement in note_triggers().values():
+                self.conn.execute(statement)
+            self._triggers_dropped = False
         if self.conflicts:
             shown = self.conflicts[:20]
             more = len(self.conflicts) - len(shown)

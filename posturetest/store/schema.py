@@ -27,7 +27,12 @@ from posturetest.domain import (
 )
 from posturetest.domain.interchange import TRIAL_COLUMNS
 from posturetest.domain.plan import MAX_REPETITIONS
-from posturetest.domain.protocol import SUBJECT_CODE_MAX_LENGTH
+from posturetest.domain.protocol import (
+    NOTE_CONTROL_CODES,
+    NOTE_MAX_LENGTH,
+    NOTE_RULE,
+    SUBJECT_CODE_MAX_LENGTH,
+)
 
 APPLICATION_ID = 0x50535431
 """`PRAGMA application_id` of every posturetest file ("PST1"): tells foreign SQLite files apart."""
@@ -272,7 +277,40 @@ def _add_meta_v2(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta VALUES ('study_secret', ?)", (secrets.token_hex(32),))
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2, _cheaper_checks_v3)
+def note_rule_sql(column: str) -> str:
+    """True when `column` breaks the note rule (a NUL is found in the bytes: SQLite's text
+    functions stop at one)."""
+    controls = ", ".join(str(c) for c in NOTE_CONTROL_CODES if c != 0)
+    return (
+        f"({column} IS NOT NULL AND (instr(CAST({column} AS BLOB), x'00') > 0 "
+        f"OR length({column}) > {NOTE_MAX_LENGTH} "
+        f"OR {column} GLOB '*[' || char({controls}) || ']*'))"
+    )
+
+
+@cache
+def note_triggers() -> dict[str, str]:
+    """The triggers that keep the note rule, by name (a bulk import into an empty table drops
+    them with the deferred indexes, checks its rows with the same rule and puts them back)."""
+    message = f"note: {NOTE_RULE}"
+    return {
+        f"trials_note_rule_{name}": (
+            f"CREATE TRIGGER trials_note_rule_{name} BEFORE {event} ON trials "
+            f"WHEN {note_rule_sql('NEW.note')} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+        for event, name in (("INSERT", "insert"), ("UPDATE OF note", "update"))
+    }
+
+
+def _note_rule_v4(conn: sqlite3.Connection) -> None:
+    """The note rule of the domain, kept by the database itself for every new or changed note
+    (triggers, so no table has to be rebuilt; notes already stored are left as they are)."""
+    for statement in note_triggers().values():
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2, _cheaper_checks_v3, _note_rule_v4)
 """MIGRATIONS[i] takes a file from schema version i to i + 1. Append only; never edit one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

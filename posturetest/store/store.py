@@ -36,6 +36,7 @@ from posturetest.domain import (
     is_valid_subject_code,
     may_proceed,
     new_seed,
+    note_problem,
     plan_session,
 )
 from posturetest.domain.protocol import SUBJECT_CODE_RULE
@@ -660,6 +661,8 @@ class Store:
 
     def stop_trial(self, trial_id: str, reason: StopReason, note: str | None = None) -> Trial:
         """Record that the trial was stopped. Ratings already given move to the audit trail."""
+        if note and (problem := note_problem(note)):
+            raise RecordError(f"note: {problem}")
         with self.write():
             trial, _ = self._pending_trial(trial_id)
             now = utc_now()

@@ -10,10 +10,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, OptionList
+from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from posturetest.domain import STOP_REASON_LABELS, Scale, StopReason, Trial
+from posturetest.domain import (
+    NOTE_MAX_LENGTH,
+    STOP_REASON_LABELS,
+    Scale,
+    StopReason,
+    Trial,
+    note_problem,
+)
+from posturetest.domain.protocol import NOTE_PATTERN
 from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
@@ -22,6 +30,7 @@ from posturetest.tui.widgets.rating import RatingScale
 class StopChoice:
     reason: StopReason
     end_session: bool
+    note: str | None = None
 
 
 class StopDialog(ModalScreen[StopChoice | None]):
@@ -34,6 +43,7 @@ class StopDialog(ModalScreen[StopChoice | None]):
     }
     StopDialog OptionList { height: auto; margin: 1 0; }
     StopDialog #then { display: none; height: auto; }
+    StopDialog #stop-note { margin: 0 0 1 0; }
     StopDialog #then Button { margin-right: 2; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -43,6 +53,7 @@ class StopDialog(ModalScreen[StopChoice | None]):
             )
             for i, label in enumerate(STOP_REASON_LABELS.values(), start=1)
         ],
+        Binding("n", "note", "Note", tooltip="Type a note about the stop (Enter then goes on)"),
         Binding("g", "finish(False)", "Go on", tooltip="Record the stop and go to the next trial"),
         Binding("e", "finish(True)", "End session", tooltip="Record the stop and end the session"),
         Binding("escape", "cancel", "Back", tooltip="The trial was not stopped: back to it"),
@@ -66,6 +77,12 @@ class StopDialog(ModalScreen[StopChoice | None]):
             )
             with Vertical(id="then"):
                 yield Label("", id="then-label")
+                yield Input(
+                    placeholder="Note (optional): press n to type one",
+                    max_length=NOTE_MAX_LENGTH,
+                    restrict=NOTE_PATTERN,
+                    id="stop-note",
+                )
                 with Horizontal():
                     yield Button("Go on with the next trial  (g)", variant="primary", id="go-on")
                     yield Button("End the session  (e)", variant="error", id="end")
@@ -95,7 +112,21 @@ class StopDialog(ModalScreen[StopChoice | None]):
         if self.reason is None:
             self.notify("Choose a reason first (1-4).", severity="warning")
             return
-        self.dismiss(StopChoice(self.reason, end_session))
+        note = self.query_one("#stop-note", Input).value.strip() or None
+        if note is not None and (problem := note_problem(note)):
+            self.notify(f"The note {problem}.", severity="error")
+            return
+        self.dismiss(StopChoice(self.reason, end_session, note))
+
+    def action_note(self) -> None:
+        if self.reason is None:
+            self.notify("Choose a reason first (1-4).", severity="warning")
+            return
+        self.query_one("#stop-note", Input).focus()
+
+    @on(Input.Submitted, "#stop-note")
+    def _note_done(self) -> None:
+        self.action_finish(False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -246,7 +246,7 @@ class TrialScreen(SessionScreen):
             self._refresh_ratings()
             return
         try:
-            self.store.stop_trial(self.trial.trial_id, choice.reason)
+            self.store.stop_trial(self.trial.trial_id, choice.reason, choice.note)
             if choice.end_session:
                 self.store.end_session(self.session_id, SessionStatus.STOPPED)
         except (RecordError, StoreError) as e:
