@@ -4,8 +4,6 @@ and "✓ saved" appears only once it is committed."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -22,7 +20,7 @@ from posturetest.store import Store
 from posturetest.store.opening import BUSY_TIMEOUT_MS
 from posturetest.tui.app import PostureTestApp
 from posturetest.tui.widgets.rating import RatingScale
-from tests.conftest import SIZE, session_pilot, started_session
+from tests.conftest import SIZE, fill_disk, session_pilot, small_disk, started_session
 from tests.test_tui_flow import screen_text
 
 POSTURETEST = Path(sys.executable).parent / "posturetest"
@@ -159,43 +157,18 @@ async def test_leaving_or_quitting_while_a_rating_waits_asks_twice(
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs of our own (needs root; skipped elsewhere)."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("a small disk of our own needs root (mount -t tmpfs)")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+def disk(tmp_path: Path) -> Iterator[Path]:
+    with small_disk(tmp_path / "disk") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def fill(folder: Path) -> Path:
-    """Fill the disk to the last byte."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
-    return filler
-
-
-async def test_a_full_disk_keeps_the_value_and_enter_tries_again(small_disk: Path) -> None:
-    db = small_disk / "full.db"
+async def test_a_full_disk_keeps_the_value_and_enter_tries_again(disk: Path) -> None:
+    db = disk / "full.db"
     store = Store(db)
     try:
         session_id = started_session(store)
         async with session_pilot(store, session_id) as (app, pilot):
-            filler = fill(small_disk)
+            filler = fill_disk(disk)
             stability = scale(app, "tester_stability")
             for value in ("8", "9", "2"):  # the log may still hold a page or two
                 await pilot.press(value, "enter")

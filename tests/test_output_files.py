@@ -19,7 +19,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from posturetest.domain import SAFETY_KEYS, Posture, Role, SessionSetup, StopRea
 from posturetest.export import DATAPACKAGE_MEMBERS
 from posturetest.store import Store
 from posturetest.tui.screens.summary import SummaryScreen, output_name
-from tests.conftest import notices, rate_trials, session_pilot
+from tests.conftest import fill_disk, notices, rate_trials, session_pilot, small_disk
 
 UMASKS = [0o022, 0o000]
 OLD = b"old content\n"
@@ -509,35 +509,8 @@ def test_a_failing_flush_to_disk_leaves_nothing(
     assert tree(tmp_path) == before
 
 
-@contextmanager
-def tiny_disk(folder: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs of our own, filled to the last byte (needs root; skipped elsewhere)."""
-    folder.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("a small disk of our own needs root (mount -t tmpfs)")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path) -> None:
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
-
-
 def test_a_full_disk_leaves_every_output_as_it_was(study: Study, tmp_path: Path) -> None:
-    with tiny_disk(tmp_path / "disk") as disk:
+    with small_disk(tmp_path / "disk") as disk:
         old_pkg = disk / "old-pkg"
         old_pkg.mkdir()
         for member in DATAPACKAGE_MEMBERS:
@@ -550,7 +523,7 @@ def test_a_full_disk_leaves_every_output_as_it_was(study: Study, tmp_path: Path)
         for name in FOLDER_WRITERS:
             argvs.append(folder_argv(study, name, old_pkg))
             argvs.append(folder_argv(study, name, disk / f"new-{name}"))
-        fill(disk)
+        fill_disk(disk)
         before = tree(disk)
         for argv in argvs:
             result = invoke(argv)
