@@ -21,6 +21,7 @@ import os
 import queue
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -499,6 +500,13 @@ def locate(path: Path) -> Source:
 
 
 def _not_a_database(path: Path) -> None:
+    """Refuse a database, and anything but a regular file (a named pipe would hang the read)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # missing or unreadable: said when it is opened
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise UnusableFile(f"{path}: not a regular file (a pipe or a device); give a CSV file")
     if holds_connection(path):
         raise UnusableFile(f"{path}: this is the database being imported into")
     if is_sqlite_file(path):

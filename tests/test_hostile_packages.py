@@ -437,3 +437,30 @@ def test_long_note_is_not_refused_by_the_csv_module(folder: Path, tmp_path: Path
         pattern = rf"^(posturetest: )?{where}:{line}: note: "  # a row problem, as file:line
         assert any(re.match(pattern, t) for t in done.stderr.splitlines()), done.stderr
         assert not target.exists()
+
+
+POSTURETEST_CLI = Path(sys.executable).parent / "posturetest"
+
+
+def test_a_named_pipe_to_import_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "trials.csv"
+    os.mkfifo(fifo)
+    target = tmp_path / "target.db"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "posturetest"),
+            "--db",
+            str(target),
+            "import",
+            str(fifo),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"posturetest: {fifo}: not a regular file (a pipe or a device); give a CSV file "
+        "(nothing was imported)"
+    ]
+    assert not target.exists()
