@@ -272,19 +272,15 @@ def export(
         if out_path is None:
             click.echo(text, nl=False)
         else:
-            check_output(out_path)
-            write_text_or_fail(out_path, text)
+            write_text_or_fail(out_path, text)  # which refuses a database as its path
         return
     if fmt == "datapackage" and out_path is None:
         fail("--format datapackage needs --out FOLDER")
     store = open_store_or_fail(ctx, db_path)
     selection = dataclasses.replace(selection, deidentify=deidentify)
     with store:
-        if out_path is not None:
-            if fmt == "datapackage":
-                check_folder(out_path, exporting.DATAPACKAGE_MEMBERS)
-            else:
-                check_output(out_path)
+        if out_path is not None and fmt == "datapackage":  # atomic_text checks a file's path
+            check_folder(out_path, exporting.DATAPACKAGE_MEMBERS)
         with progress_bar(lambda: exporting.count(store, selection), "Exporting") as progress:
             if fmt == "datapackage":
                 assert out_path is not None

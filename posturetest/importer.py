@@ -21,7 +21,6 @@ import os
 import queue
 import re
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -59,7 +58,7 @@ from posturetest.store.exchange import (
     session_facts,
     with_plans,
 )
-from posturetest.store.opening import holds_connection, is_sqlite_file
+from posturetest.store.opening import holds_connection, is_special_file, is_sqlite_file
 
 MAX_ERRORS = 20
 SQLITE_INTEGER = 2**63
@@ -501,11 +500,7 @@ def locate(path: Path) -> Source:
 
 def _not_a_database(path: Path) -> None:
     """Refuse a database, and anything but a regular file (a named pipe would hang the read)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = None  # missing or unreadable: said when it is opened
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    if is_special_file(path):
         raise UnusableFile(f"{path}: not a regular file (a pipe or a device); give a CSV file")
     if holds_connection(path):
         raise UnusableFile(f"{path}: this is the database being imported into")

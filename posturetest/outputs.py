@@ -13,14 +13,18 @@ import io
 import os
 import re
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from posturetest.store.opening import COMPANIONS, holds_connection, is_sqlite_file
+from posturetest.store.opening import (
+    COMPANIONS,
+    holds_connection,
+    is_special_file,
+    is_sqlite_file,
+)
 
 
 class OutputRefused(ValueError):
@@ -61,23 +65,21 @@ def check_folder(folder: Path, members: Iterable[str]) -> None:
         check_file(folder / name)
 
 
-def _special(path: Path) -> bool:
-    """Something other than a regular file or a folder (a device, a pipe, a socket)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+@contextmanager
+def _as_text(raw: BinaryIO) -> Iterator[TextIO]:
+    """A binary file as UTF-8 text, lines ended as written; the binary file stays open for
+    whoever opened it to finish (flush, move into place, close)."""
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    yield out
+    out.flush()
+    out.detach()
 
 
 @contextmanager
 def atomic_text(path: Path) -> Iterator[TextIO]:
     """A text file (UTF-8) that appears whole or not at all: see `atomic_binary`."""
-    with atomic_binary(path) as raw:
-        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    with atomic_binary(path) as raw, _as_text(raw) as out:
         yield out
-        out.flush()
-        out.detach()  # the binary file is closed (and moved into place) by atomic_binary
 
 
 @contextmanager
@@ -90,7 +92,7 @@ def atomic_binary(path: Path) -> Iterator[BinaryIO]:
     symbolic link at the path is replaced by the file, and what it pointed to is never written.
     """
     check_file(path)
-    if _special(path):
+    if is_special_file(path):
         with open(path, "wb") as out:
             yield out
         return
@@ -159,11 +161,8 @@ def private_file(path: Path) -> Iterator[BinaryIO]:
 @contextmanager
 def private_text(path: Path) -> Iterator[TextIO]:
     """`private_file` as UTF-8 text, lines ended as written."""
-    with private_file(path) as raw:
-        out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    with private_file(path) as raw, _as_text(raw) as out:
         yield out
-        out.flush()
-        out.detach()
 
 
 @contextmanager

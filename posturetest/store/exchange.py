@@ -354,6 +354,11 @@ def _same(a: object, b: object, column: str) -> bool:
     return a == b
 
 
+def _differing(columns: Sequence[str], old: Sequence[object], new: Sequence[object]) -> list[str]:
+    """The columns whose stored and incoming values are not the same (see `_same`)."""
+    return [c for c, a, b in zip(columns, old, new, strict=True) if not _same(a, b, c)]
+
+
 TALLIED_COLUMNS = (
     "session_id",
     "test",
@@ -636,9 +641,7 @@ class ImportWriter:
             if old is None:
                 new_rows.append(row)
                 continue
-            different = [
-                c for c, a, b in zip(_TRIAL_COLUMNS, old, row, strict=True) if not _same(a, b, c)
-            ]
+            different = _differing(_TRIAL_COLUMNS, old, row)
             if different:
                 self._conflict(f"trial {row[0]}: {', '.join(different)} differ from the database")
             else:
@@ -715,7 +718,7 @@ class ImportWriter:
                 )
                 self.report.safety_answers_added += 1
                 continue
-            different = [c for c, a, b in zip(columns, old, values, strict=True) if a != b]
+            different = _differing(columns, old, values)
             if different:
                 self._conflict(
                     f"safety answer {values[0]}/{values[1]}: {', '.join(different)} differ "
@@ -751,9 +754,7 @@ class ImportWriter:
                 )
                 self.report.corrections_added += 1
                 continue
-            different = [
-                c for c, a, b in zip(columns, old, values, strict=True) if not _same(a, b, c)
-            ]
+            different = _differing(columns, old, values)
             if different:
                 self._conflict(
                     f"correction {values[0]}: {', '.join(different)} differ from the database"

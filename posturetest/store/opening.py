@@ -90,12 +90,6 @@ def holds_connection(path: str | os.PathLike[str]) -> bool:
         return _key(st) in _open_files
 
 
-def open_database_files() -> list[FileKey]:
-    """The files this process has connections to (for checks before writing an output)."""
-    with _registry_lock:
-        return list(_open_files)
-
-
 # -- looking at a path before any connection ---------------------------------------------------
 
 
@@ -129,6 +123,16 @@ def _check_regular(path: Path, st: os.stat_result) -> None:
             else "not a regular file"
         )
         raise StoreError(f"{path} is {kind}, not a database file; refused")
+
+
+def is_special_file(path: str | os.PathLike[str]) -> bool:
+    """Something is at `path` that is neither a regular file nor a folder: a named pipe (reading
+    it would wait forever), a device, a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def read_header(path: Path, size: int = 100) -> bytes:

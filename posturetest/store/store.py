@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -45,7 +45,6 @@ from posturetest.store.opening import (
     StoreDamaged,
     StoreError,
     StoreReadOnly,
-    check_sound,
     connect,
     damage,
     describe,
@@ -229,11 +228,6 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def check_sound(self) -> None:
-        """Refuse (StoreDamaged) a file that `PRAGMA quick_check` finds damaged."""
-        with self._lock:
-            check_sound(self.conn, self.path)
-
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
@@ -256,26 +250,27 @@ class Store:
             raise StoreDamaged(
                 f"{self.path} is damaged ({self.damaged}); nothing more is written into it"
             )
-        patient = self.wait_for_writer is not None
-        try:
-            with self.busy_timeout(self.NOTICE_AFTER_MS) if patient else nullcontext():
-                self.conn.execute("BEGIN IMMEDIATE")
+        if self.wait_for_writer is None:
+            self._try_begin(waiting=False)
             return
-        except sqlite3.Error as e:
-            if not is_busy(e) or self.wait_for_writer is None:
-                raise describe(e, self.path) from None
+        with self.busy_timeout(self.NOTICE_AFTER_MS):
+            if self._try_begin(waiting=True):
+                return
         self.wait_for_writer()
-        self.conn.execute(f"PRAGMA busy_timeout = {self.WAIT_STEP_MS}")
+        with self.busy_timeout(self.WAIT_STEP_MS):
+            while not self._try_begin(waiting=True):
+                pass
+
+    def _try_begin(self, *, waiting: bool) -> bool:
+        """BEGIN IMMEDIATE once; False if another writer held the file past the busy timeout
+        and `waiting`, else any failure as a StoreError."""
         try:
-            while True:
-                try:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.Error as e:
-                    if not is_busy(e):
-                        raise describe(e, self.path) from None
-        finally:
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            if waiting and is_busy(e):
+                return False
+            raise describe(e, self.path) from None
+        return True
 
     @contextmanager
     def scratch(self) -> Iterator[None]:
@@ -782,11 +777,9 @@ class Store:
         return bool(self._rows("PRAGMA quick_check(1)")[0][0] == "ok")
 
 
-def open_store(
-    path: str | os.PathLike[str], *, readonly: bool = False, check: bool = False
-) -> Store:
+def open_store(path: str | os.PathLike[str]) -> Store:
     """Open (or create) a database; raises StoreError with a one-line reason."""
     try:
-        return Store(path, readonly=readonly, check=check)
+        return Store(path)
     except sqlite3.Error as e:
         raise describe(e, str(path)) from None
