@@ -67,6 +67,8 @@ def describe_failure(e: Exception) -> str:
 
     if isinstance(e, StoreError | OutputRefused):
         return str(e)
+    if type(e).__name__ == "KeysFileError":  # posturetest.tui.keys (not imported for commands)
+        return str(e)
     if isinstance(e, sqlite3.Error):
         return str(describe(e, "the database"))
     if isinstance(e, OSError):

@@ -34,3 +34,17 @@ def display_path(path: str | os.PathLike[str]) -> str:
     text = str(Path(path).expanduser().resolve()) if str(path) != ":memory:" else ":memory:"
     home = str(Path.home())
     return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
+
+
+KEYS_ENV = "POSTURETEST_KEYS"
+
+
+def keys_file_path() -> Path:
+    """The keys file that remaps the app's keys: `POSTURETEST_KEYS`, else keys.toml in the user
+    config folder (~/.config/posturetest/keys.toml on Linux). It need not exist."""
+    from_env = os.environ.get(KEYS_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("posturetest", appauthor=False)) / "keys.toml"

@@ -41,6 +41,7 @@ from posturetest.domain.interchange import (
     SESSION_COLUMNS,
     SESSION_FIELDS,
     SESSION_LEVEL_TRIAL_COLUMNS,
+    SESSION_OPTIONAL,
     TRIAL_COLUMNS,
     TRIAL_FIELDS,
     TRIAL_TABLE_COLUMNS,
@@ -458,6 +459,22 @@ def trial_rules_hold(columns: Columns) -> bool:
     return True
 
 
+def check_session_rules(values: dict[str, object]) -> list[tuple[str, str]]:
+    """What the protocol says about one session beyond single cells."""
+    status = values["status"]
+    if values["end_reason"] is not None and status != "stopped":
+        return [("end_reason", f"only a stopped session has an end reason (status {status})")]
+    return []
+
+
+def session_rules_hold(columns: Columns) -> bool:
+    """`check_session_rules` for a whole batch."""
+    return all(
+        reason is None or status == "stopped"
+        for reason, status in zip(columns["end_reason"], columns["status"], strict=True)
+    )
+
+
 # -- the whole file --------------------------------------------------------------------------
 
 
@@ -704,10 +721,18 @@ class _Table:
     rules_hold: Callable[[Columns], bool] | None = None
     optional: frozenset[str] = frozenset()
     """Columns an older file may lack; each row then gets the time of the import."""
+    optional_empty: frozenset[str] = frozenset()
+    """Columns an older file may lack; each row then has them empty."""
 
 
 _TRIALS = _Table(TRIAL_COLUMNS, TRIAL_FIELDS, check_trial_rules, trial_rules_hold)
-_SESSIONS = _Table(SESSION_COLUMNS, SESSION_FIELDS)
+_SESSIONS = _Table(
+    SESSION_COLUMNS,
+    SESSION_FIELDS,
+    check_session_rules,
+    session_rules_hold,
+    optional_empty=SESSION_OPTIONAL,
+)
 _RANKINGS = _Table(RANKING_COLUMNS, RANKING_FIELDS, optional=RANKING_OPTIONAL)
 _SAFETY_ANSWERS = _Table(SAFETY_ANSWER_COLUMNS, SAFETY_ANSWER_FIELDS)
 _CORRECTIONS = _Table(CORRECTION_COLUMNS, CORRECTION_FIELDS)
@@ -724,7 +749,7 @@ def _typed_batches(
     """
     names = [f.name for f in table.fields]
     now = utc_now()
-    defaults = {c: now for c in table.optional}
+    defaults = {c: now for c in table.optional} | {c: "" for c in table.optional_empty}
     for lines, rows in _reader(path, table.columns, checked, defaults):
         typed = _typed_columns(table.fields, rows)
         if typed is not None:

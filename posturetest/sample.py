@@ -297,6 +297,7 @@ def _session(
         "status": status.value,
         "safety_passed": 1,
         "cleared_by": None,
+        "end_reason": None,
     }
     shared = {
         "session_id": session_id,

@@ -103,3 +103,10 @@ def fill_disk(folder: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+def screen_text(app: object) -> str:
+    """What the terminal shows right now, as plain text lines (toasts included)."""
+    screen = app.screen  # type: ignore[attr-defined]
+    strips = screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)

@@ -64,6 +64,10 @@ class Pane:
         """One key, by tmux name (`n`, `7`, `Enter`, `C-s`)."""
         self.tmux.run("send-keys", "-t", self.target, key)
 
+    def keys(self, *keys: str) -> None:
+        """Many keys in one tmux call: they reach the app with no pause between them."""
+        self.tmux.run("send-keys", "-t", self.target, *keys)
+
     def type(self, text: str) -> None:
         """Literal text, not parsed as key names."""
         self.tmux.run("send-keys", "-t", self.target, "-l", text)
@@ -188,7 +192,13 @@ class Tmux:
             pytest.fail(f"tmux {' '.join(args)} failed ({done.returncode}): {done.stderr}")
         return done.stdout
 
-    def start(self, name: str, command: tuple[str, ...], exit_file: Path) -> Pane:
+    def start(
+        self,
+        name: str,
+        command: tuple[str, ...],
+        exit_file: Path,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+    ) -> Pane:
         """Run `command` as the only pane of a new detached session.
 
         A shell runs it and writes its exit status to `exit_file` when it ends. TERM inside
@@ -199,7 +209,7 @@ class Tmux:
         self.run(
             "set-option", "-g", "default-terminal", "xterm-256color", ";",
             "set-option", "-g", "remain-on-exit", "on", ";",
-            "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT),
+            "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
             "-e", "POSTURETEST_STATION=e2e",
             "sh", "-c", script,
         )  # fmt: skip

@@ -333,8 +333,9 @@ def older_copy(source: Path, path: Path, version: int) -> None:
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("ATTACH ? AS current", (str(source),))
-    for table in TABLES:
-        conn.execute(f"INSERT INTO {table} SELECT * FROM current.{table}")
+    for table in TABLES:  # the older table's columns (a later schema added some)
+        columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
+        conn.execute(f"INSERT INTO {table} SELECT {columns} FROM current.{table}")
     conn.commit()
     conn.execute("DETACH current")
     conn.close()

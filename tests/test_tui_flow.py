@@ -21,7 +21,7 @@ from posturetest.tui.screens.setup import SetupScreen
 from posturetest.tui.screens.summary import SummaryScreen
 from posturetest.tui.screens.trial import TrialScreen
 from posturetest.tui.widgets.rating import RatingScale
-from tests.conftest import SIZE, session_pilot, started_session
+from tests.conftest import SIZE, notices, session_pilot, started_session
 
 
 def screen_text(app: PostureTestApp) -> str:
@@ -76,7 +76,7 @@ async def test_full_session_by_keyboard(store: Store, db_file: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, SummaryScreen)
         text = screen_text(app)
-        assert "They agree: skeleton type held best." in text
+        assert "tester and subject agree, skeleton type held best." in text
     assert ratings_in_db(db_file) == [(1, "rated", 7, 10), (2, "rated", 7, 10), (3, "rated", 7, 10)]
     session = store.recent_sessions()[0]
     assert session.status is SessionStatus.COMPLETE
@@ -88,7 +88,7 @@ async def test_setup_rejects_bad_subject_code(store: Store) -> None:
         await pilot.press("n")
         await pilot.press(*"bad code!")
         await pilot.pause()
-        assert "Use 1-32 letters" in screen_text(app)
+        assert "no spaces in a subject code" in screen_text(app)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)
@@ -110,7 +110,7 @@ async def test_safety_yes_without_clearance_stops_session(store: Store) -> None:
     async with session_pilot(store, session_id) as (app, pilot):
         assert isinstance(app.screen, SafetyScreen)
         await pilot.press("y", "n", "n", "n", "n")
-        assert "unless a clinician" in screen_text(app)
+        assert "type the clinician who cleared the subject" in screen_text(app)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SummaryScreen)
@@ -175,15 +175,20 @@ async def test_correct_previous_rating_is_audited(store: Store) -> None:
         await pilot.press("u")
         await pilot.pause()
         assert isinstance(app.screen, CorrectDialog)
+        assert "Correct trial 1: vertical test" in screen_text(app)  # named
         await pilot.press("4", "enter")  # tester stability 6 -> 4, then on to subject ease
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # no reason yet: refused, the cursor goes to the reason
+        await pilot.pause()
+        assert isinstance(app.screen, CorrectDialog)
+        assert any("a short reason is needed" in n for n in notices(app))
+        await pilot.press(*"typed 6 for 4", "enter")
         await pilot.pause()
         assert isinstance(app.screen, TrialScreen)
     first = store.trials(session_id)[0]
     assert first.rating("tester_stability") == 4 and first.rating("subject_ease") == 9
-    assert [(c.field, c.old_value, c.new_value) for c in store.corrections(first.trial_id)] == [
-        ("tester_stability", 6, 4)
-    ]
+    assert [
+        (c.field, c.old_value, c.new_value, c.reason) for c in store.corrections(first.trial_id)
+    ] == [("tester_stability", 6, 4, "typed 6 for 4")]
 
 
 async def test_quit_and_resume_keeps_every_rating(store: Store, db_file: Path) -> None:

@@ -230,7 +230,7 @@ async def test_key_bar_click_presses_the_key(store: Store) -> None:
     app = PostureTestApp(store)
     async with app.run_test(size=SIZE) as pilot:
         bar = app.screen.query_one(KeyBar)
-        start = next(s for s, _e, key in bar._spans if key == "n")
+        start = next(s for row, s, _e, key in bar._spans if key == "n" and row == 0)
         await pilot.click(bar, offset=(start + 1, 0))
         await pilot.pause()
         assert isinstance(app.screen, SetupScreen)

@@ -10,6 +10,8 @@ from posturetest.domain.plan import (
     plan_session,
 )
 from posturetest.domain.protocol import (
+    CLINICIAN_MAX_LENGTH,
+    CORRECTION_REASON_MAX_LENGTH,
     NOTE_MAX_LENGTH,
     NOTE_RULE,
     ORDER_SCHEME_LABELS,
@@ -19,6 +21,7 @@ from posturetest.domain.protocol import (
     PROTOCOL_VERSION,
     STOP_REASON_LABELS,
     SUBJECT_CODE_RULE,
+    TESTER_MAX_LENGTH,
     TESTS,
     OrderScheme,
     Outcome,
@@ -30,6 +33,8 @@ from posturetest.domain.protocol import (
     StressTest,
     is_valid_subject_code,
     note_problem,
+    short_text_problem,
+    subject_code_problem,
 )
 from posturetest.domain.safety import SAFETY_KEYS, SAFETY_QUESTIONS, SafetyQuestion, may_proceed
 from posturetest.domain.scales import (
@@ -106,7 +111,12 @@ __all__ = [
     "Trial",
     "TrialStep",
     "balanced_orders",
+    "CLINICIAN_MAX_LENGTH",
+    "CORRECTION_REASON_MAX_LENGTH",
+    "TESTER_MAX_LENGTH",
     "is_valid_subject_code",
+    "short_text_problem",
+    "subject_code_problem",
     "may_proceed",
     "new_seed",
     "next_step",

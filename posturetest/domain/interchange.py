@@ -30,6 +30,7 @@ from posturetest.domain.scales import (
     TESTER_STABILITY,
     Scale,
 )
+from posturetest.domain.session import EndReason
 
 UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
@@ -261,7 +262,8 @@ CORRECTION_FIELDS: tuple[Field, ...] = (
     Field(
         "reason",
         "string",
-        "Why: typed by the tester, or 'trial stopped' / 'session stopped'; may be empty.",
+        "Why: typed by the tester, or 'trial stopped' / 'session stopped' / "
+        "'session discarded'; may be empty.",
         identifying=True,
     ),
     Field("corrected_at", "datetime", "When the change was made (UTC).", required=True),
@@ -338,7 +340,17 @@ SESSION_FIELDS: tuple[Field, ...] = (
         "Clinician who cleared the subject despite a yes on the safety check; empty otherwise.",
         identifying=True,
     ),
+    Field(
+        "end_reason",
+        "string",
+        "Why a stopped session ended, when it was not an ordinary stop: discarded (started "
+        "by mistake, e.g. a mistyped subject code, and discarded unfinished; kept, never "
+        "resumed). Only when status is stopped; empty otherwise.",
+        enum=_enum(EndReason),
+    ),
 )
+SESSION_OPTIONAL: frozenset[str] = frozenset({"end_reason"})
+"""Columns a sessions file written before they existed may lack (its rows then have none)."""
 
 TRIAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRIAL_FIELDS)
 RANKING_COLUMNS: tuple[str, ...] = tuple(f.name for f in RANKING_FIELDS)

@@ -207,3 +207,33 @@ ORDER_SCHEME_LABELS: dict[OrderScheme, str] = {
 
 def is_valid_subject_code(code: str) -> bool:
     return SUBJECT_CODE_PATTERN.fullmatch(code) is not None
+
+
+def subject_code_problem(code: str) -> str | None:
+    """What is wrong with a subject code, in a few words (None when it is fine)."""
+    if not code:
+        return "a subject code is needed"
+    if any(c.isspace() for c in code):
+        return "no spaces in a subject code"
+    if len(code) > SUBJECT_CODE_MAX_LENGTH:
+        return f"too long: {len(code)} characters, at most {SUBJECT_CODE_MAX_LENGTH}"
+    bad = sorted({c for c in code if not SUBJECT_CODE_PATTERN.fullmatch(c)})
+    if bad:
+        listed = " ".join(repr(c) for c in bad[:3])
+        return f"only letters A-Z, digits, '-' and '_' ({listed} not allowed)"
+    return None
+
+
+TESTER_MAX_LENGTH = 64
+CLINICIAN_MAX_LENGTH = 80
+CORRECTION_REASON_MAX_LENGTH = 200
+
+
+def short_text_problem(text: str, limit: int) -> str | None:
+    """A one-line field (tester, clinician, correction reason) that is too long or holds a line
+    break or another control character."""
+    if len(text) > limit:
+        return f"too long: {len(text)} characters, at most {limit}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return "no line breaks or control characters"
+    return None

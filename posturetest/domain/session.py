@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from posturetest.domain.protocol import (
     OrderScheme,
@@ -37,6 +38,14 @@ class SessionSetup:
     """Only for the random scheme."""
 
 
+class EndReason(StrEnum):
+    """Why a stopped session ended, when it was not an ordinary stop (schema 5 and later)."""
+
+    DISCARDED = "discarded"
+    """Started by mistake (a typo in the subject code, say) and discarded before it was done:
+    kept, stopped, never offered for resume."""
+
+
 @dataclass(frozen=True)
 class Session:
     session_id: str
@@ -57,6 +66,8 @@ class Session:
     status: SessionStatus
     safety_passed: bool
     """The safety screen was answered and allowed the session to go on."""
+    end_reason: EndReason | None = None
+    """Set only on a stopped session that was discarded (see `EndReason`)."""
 
     @property
     def scales(self) -> tuple[Scale, ...]:

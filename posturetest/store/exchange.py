@@ -29,7 +29,7 @@ from posturetest.domain.interchange import (
 )
 from posturetest.domain.protocol import NOTE_RULE
 from posturetest.store.opening import open_readonly
-from posturetest.store.schema import indexes, note_rule_sql, note_triggers
+from posturetest.store.schema import end_reason_sql, indexes, note_rule_sql, note_triggers
 from posturetest.store.store import Store, new_id, utc_now
 
 BATCH = 5000
@@ -212,9 +212,16 @@ def count_trials(store: Store, selection: Selection) -> int:
 _SESSION_SOURCE = """
 SELECT s.session_id, sub.code AS subject, s.tester, s.station, s.position, s.order_scheme,
     s.order_seed, s.tests, s.repetitions, s.blind, s.record_effort, s.record_discomfort,
-    s.protocol_version, s.started_at, s.ended_at, s.status, s.safety_passed, s.cleared_by
+    s.protocol_version, s.started_at, s.ended_at, s.status, s.safety_passed, s.cleared_by,
+    {end_reason} AS end_reason
 FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
 """
+
+
+def session_source(conn: sqlite3.Connection) -> str:
+    """Every session with the columns of sessions.csv (`SESSION_FIELDS`), in that order; a
+    column a file of an older schema lacks (read as it is) is empty."""
+    return _SESSION_SOURCE.format(end_reason=end_reason_sql(conn))
 
 
 def session_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
@@ -222,7 +229,7 @@ def session_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
     body = _csv_line(SESSION_FIELDS, "x", selection)
     order = _order(selection, "x.started_at", "x.session_id")
-    sql = f"SELECT {body} FROM ({_SESSION_SOURCE}) x{join}{where}{order}"
+    sql = f"SELECT {body} FROM ({session_source(store.conn)}) x{join}{where}{order}"
     yield from _stream(store, sql, params)
 
 
@@ -232,8 +239,8 @@ def ranking_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     body = _csv_line(RANKING_FIELDS, "k", selection)
     order = _order(selection, "x.started_at", "k.session_id", "k.test", "k.role", "k.rank")
     sql = (
-        f"SELECT {body} FROM rankings k JOIN ({_SESSION_SOURCE}) x ON x.session_id = k.session_id"
-        f"{where}{order}"
+        f"SELECT {body} FROM rankings k JOIN ({session_source(store.conn)}) x "
+        f"ON x.session_id = k.session_id{where}{order}"
     )
     yield from _stream(store, sql, params)
 
@@ -245,7 +252,7 @@ def safety_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     body = _csv_line(SAFETY_ANSWER_FIELDS, "a", selection)
     order = _order(selection, "x.started_at", "a.session_id", "a.question")
     sql = (
-        f"SELECT {body} FROM safety_answers a JOIN ({_SESSION_SOURCE}) x "
+        f"SELECT {body} FROM safety_answers a JOIN ({session_source(store.conn)}) x "
         f"ON x.session_id = a.session_id{where}{order}"
     )
     yield from _stream(store, sql, params)
@@ -259,7 +266,7 @@ def correction_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     order = _order(selection, "x.started_at", "t.session_id", "t.seq", "c.corrected_at", "c.rowid")
     sql = (
         f"SELECT {body} FROM corrections c JOIN trials t ON t.trial_id = c.trial_id "
-        f"JOIN ({_SESSION_SOURCE}) x ON x.session_id = t.session_id{where}{order}"
+        f"JOIN ({session_source(store.conn)}) x ON x.session_id = t.session_id{where}{order}"
     )
     yield from _stream(store, sql, params)
 
@@ -389,8 +396,8 @@ STATUS_AT = SESSION_LEVEL.index("session_status")
 """Where a session's status is in its facts."""
 _LEVELS = len(SESSION_LEVEL)
 """A session's facts come first in what `first_met` gives, its plan after them."""
-_DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by")
-"""Session columns that only a data package's sessions.csv gives."""
+_DESCRIBED_ONLY = ("order_seed", "blind", "cleared_by", "end_reason")
+"""Session columns that only a data package's sessions.csv (or a merged database) gives."""
 
 
 def with_plans(
@@ -482,8 +489,8 @@ class ImportWriter:
             chunk = ids[start : start + 500]
             for row in self.conn.execute(
                 "SELECT s.session_id, sub.code, s.tester, s.station, s.position, s.order_scheme, "
-                "s.started_at, s.status, s.protocol_version FROM sessions s JOIN subjects sub "
-                "ON sub.subject_id = s.subject_id "
+                "s.started_at, s.status, s.protocol_version, s.end_reason FROM sessions s "
+                "JOIN subjects sub ON sub.subject_id = s.subject_id "
                 f"WHERE s.session_id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             ):
@@ -506,17 +513,24 @@ class ImportWriter:
             stored = existing.get(session_id)
             described = full.get(session_id)
             if stored is not None:
-                self._compare_session(session_id, facts, stored, "in the database", "in the file")
+                self._compare_session(
+                    session_id, facts, stored[:_LEVELS], "in the database", "in the file"
+                )
+                if described is not None and stored[_LEVELS] != described["end_reason"]:
+                    self._conflict(
+                        f"session {session_id}: end_reason is {stored[_LEVELS]!r} in the "
+                        f"database but {described['end_reason']!r} in the file"
+                    )
                 self.report.sessions_present += 1
                 continue
             if described is not None:
                 theirs = [described[_SESSION_COLUMN_OF.get(c, c)] for c in SESSION_LEVEL]
                 self._compare_session(session_id, facts, theirs, "in sessions.csv", "in trials.csv")
                 plan = [described[c] for c in PLAN_FIELDS]
-                seed, blind, cleared_by = (described[c] for c in _DESCRIBED_ONLY)
+                seed, blind, cleared_by, end_reason = (described[c] for c in _DESCRIBED_ONLY)
             else:
                 plan = list(facts[_LEVELS:])
-                seed, blind, cleared_by = None, 0, None
+                seed, blind, cleared_by, end_reason = None, 0, None, None
                 self._derived.add(session_id)
             tests, repetitions, effort, discomfort, ended_at, safety_passed = plan
             new_rows.append(
@@ -539,6 +553,7 @@ class ImportWriter:
                     status,
                     safety_passed,
                     cleared_by,
+                    end_reason,
                 )
             )
         if self._new_subjects:
@@ -551,8 +566,8 @@ class ImportWriter:
         self.conn.executemany(
             "INSERT INTO sessions (session_id, subject_id, tester, station, position, order_scheme,"
             " order_seed, tests, repetitions, blind, record_effort, record_discomfort,"
-            " protocol_version, started_at, ended_at, status, safety_passed, cleared_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " protocol_version, started_at, ended_at, status, safety_passed, cleared_by,"
+            " end_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             new_rows,
         )
         self.report.sessions_added += len(new_rows)
@@ -824,7 +839,7 @@ def merge_databases(store: Store, others: list[Path]) -> ImportReport:
             for conn in sources:
                 sessions = {
                     str(row["session_id"]): row
-                    for batch in _rows_as_dicts(conn, _SESSION_SOURCE)
+                    for batch in _rows_as_dicts(conn, session_source(conn))
                     for row in batch
                 }
                 for batch in _rows_as_dicts(

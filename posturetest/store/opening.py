@@ -491,7 +491,8 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
     An older one is read as it is, so a station that has not updated posturetest yet can be
     merged: since version 1 no schema changed a column a merge reads (2 added a secret for
-    de-identified exports, 3 made the checks cheaper).
+    de-identified exports, 3 made the checks cheaper, 4 the note rule's triggers; 5 added the
+    sessions' end_reason, which a file without it has none of: see `schema.end_reason_sql`).
     """
     where = str(path)
     conn = connect(path, readonly=True, check=True)

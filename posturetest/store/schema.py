@@ -33,6 +33,7 @@ from posturetest.domain.protocol import (
     NOTE_RULE,
     SUBJECT_CODE_MAX_LENGTH,
 )
+from posturetest.domain.session import EndReason
 
 APPLICATION_ID = 0x50535431
 """`PRAGMA application_id` of every posturetest file ("PST1"): tells foreign SQLite files apart."""
@@ -221,10 +222,44 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+END_REASON_COLUMN = (
+    "end_reason TEXT CHECK (end_reason IS NULL OR ("
+    + _or_chain("end_reason", (r.value for r in EndReason))
+    + f" AND status = '{SessionStatus.STOPPED.value}'))"
+)
+"""Schema 5's column: why a stopped session ended, when it was not an ordinary stop."""
+
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sessions", END_REASON_COLUMN),)
+"""Columns later migrations added with ALTER TABLE ADD COLUMN (no table rebuilt), in order."""
+
+
+def _with_added_column(script: str, table: str, column: str) -> str:
+    """The script with `column` added to `table` as ALTER TABLE ADD COLUMN writes it into the
+    stored schema (", column" before the closing parenthesis), so a new file and a migrated
+    one hold the same text."""
+    start = script.index(f"CREATE TABLE {table} (")
+    end = script.index("\n);", start)
+    return f"{script[:end]}\n, {column}){script[end + 2 :]}"
+
+
 @cache
 def current_schema() -> str:
     """The schema as the latest migration leaves it (built when first needed, not at start)."""
-    return _schema(_or_chain, named_trial_keys=True)
+    script = _schema(_or_chain, named_trial_keys=True)
+    for table, column in ADDED_COLUMNS:
+        script = _with_added_column(script, table, column)
+    return script
+
+
+def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether the file's table has the column: a file of an older schema, read as it is (a
+    command that only reads, a merge's source), may lack one a later migration added."""
+    return any(r[1] == column for r in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def end_reason_sql(conn: sqlite3.Connection, alias: str = "s") -> str:
+    """The sessions' end_reason as SQL: NULL in a file older than schema 5."""
+    return f"{alias}.end_reason" if has_column(conn, "sessions", "end_reason") else "NULL"
 
 
 @cache
@@ -310,7 +345,20 @@ def _note_rule_v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_v1, _add_meta_v2, _cheaper_checks_v3, _note_rule_v4)
+def _end_reason_v5(conn: sqlite3.Connection) -> None:
+    """Why a stopped session ended (`discarded`: started by mistake), on the sessions table.
+    One ALTER TABLE: no table is rebuilt (SQLite checks the new rule against the rows, all
+    empty, in one read of the table), and every session stored so far has none."""
+    conn.execute(f"ALTER TABLE sessions ADD COLUMN {END_REASON_COLUMN}")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_v1,
+    _add_meta_v2,
+    _cheaper_checks_v3,
+    _note_rule_v4,
+    _end_reason_v5,
+)
 """MIGRATIONS[i] takes a file from schema version i to i + 1. Append only; never edit one."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

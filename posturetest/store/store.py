@@ -40,6 +40,7 @@ from posturetest.domain import (
     plan_session,
 )
 from posturetest.domain.protocol import SUBJECT_CODE_RULE
+from posturetest.domain.session import EndReason
 from posturetest.store.opening import (
     BUSY_TIMEOUT_MS,
     StoreDamaged,
@@ -51,6 +52,7 @@ from posturetest.store.opening import (
     is_busy,
     is_file_problem,
 )
+from posturetest.store.schema import end_reason_sql
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -71,15 +73,32 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True)
 class SessionRow:
-    """One line of the home screen's list."""
+    """One line of the home screen's list: the session and how far its trials got."""
 
     session_id: str
     subject: str
     started_at: str
     position: Position
     status: SessionStatus
-    done: int
+    rated: int
+    """Trials rated (the ones that count as done)."""
+    stopped: int
+    """Trials stopped early (pain, discomfort, could not hold, other)."""
+    skipped: int
+    """Trials never done because the session ended first."""
     total: int
+    """Trials in the plan (pending ones too)."""
+    end_reason: EndReason | None = None
+    """Set only on a stopped session that was discarded."""
+
+    @property
+    def done(self) -> int:
+        """Trials no longer pending: rated, stopped or skipped."""
+        return self.rated + self.stopped + self.skipped
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
 
     @property
     def cursor(self) -> tuple[str, str]:
@@ -96,10 +115,35 @@ class Correction:
     corrected_at: str
 
 
-_SESSION_ROW_SQL = """
-SELECT s.session_id, sub.code, s.started_at, s.position, s.status,
-    (SELECT count(*) FROM trials t WHERE t.session_id = s.session_id AND t.outcome != 'pending'),
-    (SELECT count(*) FROM trials t WHERE t.session_id = s.session_id)
+_COUNTED = (Outcome.RATED, Outcome.STOPPED, Outcome.SKIPPED)
+"""The outcomes a home row counts apart; then the trials of the plan."""
+_COUNT_BITS = 16
+"""Each count's share of the packed integer (a session has at most 18 trials)."""
+
+
+def _trial_counts_sql() -> str:
+    """One pass over a session's trials (by trials_by_position), every count at once, packed
+    into one integer (`_unpacked_counts`): a scalar subquery gives one value, and one such
+    subquery per count would walk the trials once per count."""
+    terms = [f"(sum(t.outcome = '{o.value}') << {i * _COUNT_BITS})" for i, o in enumerate(_COUNTED)]
+    terms.append(f"(count(*) << {len(_COUNTED) * _COUNT_BITS})")
+    return (
+        f"coalesce((SELECT {' | '.join(terms)} FROM trials t WHERE t.session_id = s.session_id), 0)"
+    )
+
+
+def _unpacked_counts(packed: int) -> tuple[int, int, int, int]:
+    """The counts of `_trial_counts_sql`: rated, stopped, skipped, total."""
+    mask = (1 << _COUNT_BITS) - 1
+    rated, stopped, skipped, total = (
+        (packed >> (i * _COUNT_BITS)) & mask for i in range(len(_COUNTED) + 1)
+    )
+    return rated, stopped, skipped, total
+
+
+_SESSION_ROW_SQL = f"""
+SELECT s.session_id, sub.code, s.started_at, s.position, s.status, {{end_reason}},
+    {_trial_counts_sql()}
 FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
 """
 
@@ -478,12 +522,18 @@ class Store:
             )
         return self.session(session_id)
 
+    @cached_property
+    def _end_reason_sql(self) -> str:
+        """The sessions' end_reason in a query (NULL in an older file opened only to read)."""
+        with self._lock:
+            return end_reason_sql(self.conn)
+
     def session(self, session_id: str) -> Session:
         rows = self._rows(
-            """SELECT s.session_id, sub.code, s.tester, s.station, s.position, s.order_scheme,
+            f"""SELECT s.session_id, sub.code, s.tester, s.station, s.position, s.order_scheme,
                 s.order_seed, s.tests, s.repetitions, s.blind, s.record_effort,
                 s.record_discomfort, s.protocol_version, s.started_at, s.ended_at, s.status,
-                s.safety_passed
+                s.safety_passed, {self._end_reason_sql}
             FROM sessions s JOIN subjects sub ON sub.subject_id = s.subject_id
             WHERE s.session_id = ?""",
             (session_id,),
@@ -509,6 +559,7 @@ class Store:
             ended_at=r[14],
             status=SessionStatus(r[15]),
             safety_passed=bool(r[16]),
+            end_reason=EndReason(r[17]) if r[17] else None,
         )
 
     def recent_sessions(
@@ -533,15 +584,29 @@ class Store:
             params.append(escaped)
         if unfinished_only:
             where.append("s.status = 'in_progress'")
-        sql = _SESSION_ROW_SQL
+        sql = _SESSION_ROW_SQL.format(end_reason=self._end_reason_sql)
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY s.started_at DESC, s.session_id DESC LIMIT ?"
         params.append(limit)
-        return [
-            SessionRow(r[0], r[1], r[2], Position(r[3]), SessionStatus(r[4]), r[5], r[6])
-            for r in self._rows(sql, params)
-        ]
+        rows = []
+        for r in self._rows(sql, params):
+            rated, stopped, skipped, total = _unpacked_counts(r[6])
+            rows.append(
+                SessionRow(
+                    r[0],
+                    r[1],
+                    r[2],
+                    Position(r[3]),
+                    SessionStatus(r[4]),
+                    rated=rated,
+                    stopped=stopped,
+                    skipped=skipped,
+                    total=total,
+                    end_reason=EndReason(r[5]) if r[5] else None,
+                )
+            )
+        return rows
 
     def trials(self, session_id: str) -> list[Trial]:
         rows = self._rows(
@@ -672,6 +737,16 @@ class Store:
             self._update("trials", trial_id, update)
         return self.trial(trial_id)
 
+    def set_trial_note(self, trial_id: str, note: str | None) -> Trial:
+        """Write (or, with None, clear) the note of a trial of a session still in progress."""
+        if note and (problem := note_problem(note)):
+            raise RecordError(f"note: {problem}")
+        with self.write():
+            trial = self.trial(trial_id)
+            self._open_session(trial.session_id)
+            self._update("trials", trial_id, {"note": note or None})
+        return self.trial(trial_id)
+
     def correct_rating(
         self, trial_id: str, scale_name: str, new_value: int, reason: str = ""
     ) -> Trial:
@@ -737,10 +812,17 @@ class Store:
                 for rank, p in enumerate(order, start=1)
             )
 
-    def end_session(self, session_id: str, status: SessionStatus) -> None:
-        """Close a session. Stopping it marks every trial not yet done as skipped."""
+    def end_session(
+        self, session_id: str, status: SessionStatus, *, reason: EndReason | None = None
+    ) -> None:
+        """Close a session. Stopping it marks every trial not yet done as skipped, and ratings
+        already given to those move to the audit trail; `reason` says why a stopped session
+        ended, when it was not an ordinary stop (see `discard_session`)."""
         if status is SessionStatus.IN_PROGRESS:
             raise RecordError("a session ends as complete or stopped")
+        if reason is not None and status is not SessionStatus.STOPPED:
+            raise RecordError(f"a session {EndReason(reason).value} ends as stopped")
+        audit_reason = "session stopped" if reason is None else f"session {EndReason(reason)}"
         with self.write():
             self._open_session(session_id)
             if status is SessionStatus.COMPLETE:
@@ -754,9 +836,25 @@ class Store:
             for trial in self.trials(session_id):
                 if trial.outcome is not Outcome.PENDING:
                     continue
-                update = self._withdraw_ratings(trial, "session stopped", now)
+                update = self._withdraw_ratings(trial, audit_reason, now)
                 self._update("trials", trial.trial_id, {**update, "outcome": Outcome.SKIPPED.value})
-            self._update("sessions", session_id, {"status": status.value, "ended_at": now})
+            ended: dict[str, Any] = {"status": status.value, "ended_at": now}
+            if reason is not None:
+                ended["end_reason"] = EndReason(reason).value
+            self._update("sessions", session_id, ended)
+
+    def discard_session(self, session_id: str) -> None:
+        """Discard an unfinished session started by mistake. It is kept, not deleted: stopped,
+        with end_reason `discarded`, its pending trials skipped and ratings already given in
+        the audit trail (reason "session discarded"), all in one transaction. It is no longer
+        offered for resume. Only a session in progress can be discarded."""
+        with self.write():
+            status = self.session(session_id).status
+            if status is not SessionStatus.IN_PROGRESS:
+                raise RecordError(
+                    f"only a session in progress can be discarded; this one is {status.value}"
+                )
+            self.end_session(session_id, SessionStatus.STOPPED, reason=EndReason.DISCARDED)
 
     # -- whole-file facts ---------------------------------------------------------------------
 

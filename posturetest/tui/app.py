@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import Notify
 from textual.screen import Screen
 
 from posturetest.config import display_path
@@ -21,17 +22,21 @@ from posturetest.domain import (
     next_step,
 )
 from posturetest.store import RecordError, Store, StoreError
+from posturetest.tui.typeahead import TypeAheadApp
 
 if TYPE_CHECKING:
     from posturetest.tui.screens.base import SessionScreen
 
 
-class PostureTestApp(App[int]):
+class PostureTestApp(TypeAheadApp):
     """A subject and a tester, one terminal, one session at a time."""
 
     TITLE = "posturetest"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    """A default 80x24 terminal gets the compact layouts (every word still on screen)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "ctrl+q",
@@ -44,16 +49,35 @@ class PostureTestApp(App[int]):
         Binding(
             "question_mark", "help", "Help", key_display="?", tooltip="List every key", id="help"
         ),
+        Binding(
+            "f1",
+            "help",
+            "Help",
+            key_display="F1",
+            tooltip="List every key (also where ? is typed as text)",
+            id="help-f1",
+            show=False,
+        ),
     ]
 
-    def __init__(self, store: Store, *, station: str = "") -> None:
+    def __init__(
+        self, store: Store, *, station: str = "", keymap: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
+        if keymap:
+            self.set_keymap(keymap)
         self.store = store
         self.station = station
         self.db_label = display_path(store.path)
         self._quit_anyway = False
         self.store_failure: StoreError | None = None
         """A problem of the file that ended the app (run_app reports it as one line)."""
+
+    def _on_notify(self, event: Notify) -> None:
+        """One notice at a time: a new one replaces the one showing (they show at the top
+        right, away from the ratings and the ranking: see app.tcss)."""
+        self._notifications.clear()
+        super()._on_notify(event)
 
     def _handle_exception(self, error: Exception) -> None:
         """A problem of the database file (damaged, gone read-only) ends the app with one line
@@ -138,6 +162,8 @@ class PostureTestApp(App[int]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+        else:
+            self.screen.dismiss()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers what the current screen's keys do, then the app's own."""

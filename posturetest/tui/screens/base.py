@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from posturetest.domain import Session
+from posturetest.domain import Session, SessionStatus
 from posturetest.store import Store
 from posturetest.tui.widgets.header import AppHeader
 
@@ -64,5 +64,7 @@ class SessionScreen(AppScreen):
         return " · ".join(parts)
 
     def action_leave(self) -> None:
-        self.notify("Session kept: resume it from home at any time.")
+        """Home; the notice that the session can be resumed only when it can."""
+        if self.store.session(self.session_id).status is SessionStatus.IN_PROGRESS:
+            self.notify("Session kept: resume it from home at any time.")
         self.posture_app.go_home()

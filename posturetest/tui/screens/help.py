@@ -11,23 +11,22 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+from posturetest.config import display_path, keys_file_path
 from posturetest.tui.widgets.keybar import KeyBar
-from posturetest.tui.widgets.rating import RatingScale
-
-
-def _bindings(owner: object) -> list[Binding]:
-    return [b for b in getattr(owner, "BINDINGS", []) if isinstance(b, Binding) and b.description]
 
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90; height: 80%; border: thick $primary; background: $surface; padding: 1 2;
+        width: 100; max-width: 100%; height: 1fr; border: thick $primary; background: $surface;
+        padding: 0 1;
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q", "dismiss", "Close", tooltip="Close the help"),
+        Binding(
+            "escape,question_mark,q", "dismiss", "Close", tooltip="Close the help", id="help-close"
+        ),
     ]
 
     def __init__(self, below: Screen[object]) -> None:
@@ -38,24 +37,40 @@ class HelpScreen(ModalScreen[None]):
         table = Table(show_header=True, expand=True, box=None)
         table.add_column("Key", style="bold", no_wrap=True)
         table.add_column("What it does")
-        seen: set[str] = set()
-        groups = [_bindings(self.below)]
-        if self.below.query(RatingScale):
-            groups.append(_bindings(RatingScale))
-        groups.append(_bindings(self.app))
-        for group in groups:
-            for b in group:
-                key = b.key_display or b.key
-                if key in seen or not b.show:
-                    continue
-                seen.add(key)
-                table.add_row(key, b.tooltip or b.description)
+        table.add_column("id (keys file)", style="dim", no_wrap=True)
+        for keys, text, binding_id in keys_in_force(self.below):
+            table.add_row(keys, text, binding_id)
         with VerticalScroll():
             yield Label("Keys on this screen", classes="screen-title")
             yield Static(table)
             yield Static(
-                "\nThe mouse works too: click a number, a button or a field. ctrl+p opens the "
-                "command palette with the same actions.",
+                "The mouse works too. ctrl+p opens the command palette with the same actions. "
+                f"Your own keys: {display_path(keys_file_path())}, one line per id, e.g. "
+                'stop-trial = "x".',
                 classes="explain",
             )
         yield KeyBar()
+
+
+def keys_in_force(screen: Screen[object]) -> list[tuple[str, str, str]]:
+    """(keys, what they do, binding id) for the screen below, as the keys file has set them:
+    every key that does something there, hidden ones too, one row per kind of action (the ten
+    digits are one row)."""
+    app = screen.app
+    rows: dict[tuple[int, str], tuple[list[str], list[str], str, str]] = {}
+    for node, binding, _enabled, tooltip in screen.active_bindings.values():
+        if not binding.description:
+            continue
+        shown, keys, text, binding_id = rows.setdefault(
+            (id(node), binding.description),
+            ([], [], tooltip or binding.description, binding.id or ""),
+        )
+        if binding.key_display and binding.key_display not in shown:
+            shown.append(binding.key_display)
+        display = app.get_key_display(binding)
+        if display not in keys:
+            keys.append(display)
+    return [
+        (" ".join(shown or keys), text, binding_id)
+        for shown, keys, text, binding_id in rows.values()
+    ]

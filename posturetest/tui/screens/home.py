@@ -11,8 +11,9 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
 from posturetest.domain import SessionStatus
-from posturetest.store import SessionRow
+from posturetest.store import RecordError, SessionRow, StoreError
 from posturetest.tui.screens.base import AppScreen
+from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
 
 PAGE_SIZE = 20
@@ -24,11 +25,32 @@ STATUS_LABELS = {
 }
 
 
+def status_label(row: SessionRow) -> str:
+    return "discarded" if row.end_reason == "discarded" else STATUS_LABELS[row.status]
+
+
+def trials_cell(row: SessionRow) -> str:
+    """Rated trials of all, with stopped and skipped ones apart ("0 of 6, 6 skipped" for a
+    session that ended at the safety check)."""
+    parts = [f"{row.rated} of {row.total}"]
+    if row.stopped:
+        parts.append(f"{row.stopped} stopped")
+    if row.skipped:
+        parts.append(f"{row.skipped} skipped")
+    return ", ".join(parts)
+
+
 class SessionTable(DataTable[str]):
     """The list of sessions; Enter opens the one under the cursor (and says so in the footer)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open", tooltip="Resume the session, or see its summary"),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Open",
+            tooltip="Resume the session, or see its summary",
+            id="open-row",
+        ),
     ]
 
 
@@ -82,6 +104,13 @@ class HomeScreen(AppScreen):
             tooltip="Statistics over all complete sessions, or one subject's history",
             id="results",
         ),
+        Binding(
+            "d",
+            "discard",
+            "Discard",
+            tooltip="Discard an unfinished session started by mistake (kept, marked discarded)",
+            id="discard",
+        ),
         Binding("q", "app.quit", "Quit", tooltip="Leave the app", id="home-quit", show=False),
     ]
 
@@ -97,7 +126,7 @@ class HomeScreen(AppScreen):
         yield self.header()
         with Horizontal(id="home-bar"):
             yield Label("Recent sessions", id="home-title")
-            yield Input(placeholder="find subject code  (/)", id="find", max_length=32)
+            yield FieldInput(placeholder="find subject code  (/)", id="find")
         yield SessionTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="home-empty")
         yield Label("", id="page-label")
@@ -105,7 +134,7 @@ class HomeScreen(AppScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions", DataTable)
-        table.add_columns("Started (UTC)", "Subject", "Position", "Status", "Trials done")
+        table.add_columns("Started (UTC)", "Subject", "Position", "Status", "Trials rated")
         self.reload()
         table.focus()
 
@@ -126,11 +155,11 @@ class HomeScreen(AppScreen):
         table.clear()
         for row in self._rows:
             table.add_row(
-                row.started_at.replace("T", " ").removesuffix("Z"),
+                row.started_at.replace("T", " ")[:16],
                 row.subject,
                 row.position.value,
-                STATUS_LABELS[row.status],
-                f"{row.done} of {row.total}",
+                status_label(row),
+                trials_cell(row),
                 key=row.session_id,
             )
         empty = self.query_one("#home-empty", Static)
@@ -199,6 +228,31 @@ class HomeScreen(AppScreen):
             self.notify("No session selected. Press n to start one.", severity="warning")
             return
         self.posture_app.show_next_step(row.session_id)
+
+    def action_discard(self) -> None:
+        from posturetest.tui.screens.dialogs import DiscardDialog
+
+        row = self._selected()
+        if row is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        if row.status is not SessionStatus.IN_PROGRESS:
+            self.notify("Only an unfinished session can be discarded.", severity="warning")
+            return
+        what = f"{row.subject}'s session of {row.started_at[:16].replace('T', ' ')}"
+
+        def answered(discard: bool | None) -> None:
+            if not discard:
+                return
+            try:
+                self.store.discard_session(row.session_id)
+            except (RecordError, StoreError) as e:
+                self.notify(f"Not discarded: {e}", severity="error", timeout=10)
+                return
+            self.notify(f"Discarded {what}; it is kept in the file, marked discarded.")
+            self.reload()
+
+        self.app.push_screen(DiscardDialog(what), answered)
 
     def action_resume_latest(self) -> None:
         rows = self.store.recent_sessions(limit=1, unfinished_only=True)

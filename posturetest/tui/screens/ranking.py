@@ -16,8 +16,8 @@ from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.keybar import KeyBar
 
 PROMPTS = {
-    Role.TESTER: "Tester: rank the postures from most stable to least stable.",
-    Role.SUBJECT: "Subject: rank the postures from easiest to hardest to hold.",
+    Role.TESTER: "Tester: rank the postures, most stable first.",
+    Role.SUBJECT: "Subject: rank the postures, easiest to hold first.",
 }
 
 
@@ -31,8 +31,8 @@ class RankingScreen(SessionScreen):
             tooltip="Add the posture with this number as the next rank",
             id="pick",
         ),
-        Binding("2", "pick(2)", "Pick", show=False),
-        Binding("3", "pick(3)", "Pick", show=False),
+        Binding("2", "pick(2)", "Pick", show=False, id="pick-2"),
+        Binding("3", "pick(3)", "Pick", show=False, id="pick-3"),
         Binding("backspace", "undo", "Undo", tooltip="Take back the last pick", id="undo"),
         Binding(
             "enter",
@@ -76,7 +76,8 @@ class RankingScreen(SessionScreen):
         self._refresh()
 
     def _refresh(self) -> None:
-        hint = "   (tester, look away)" if self.session.blind and self.role is Role.SUBJECT else ""
+        other = "tester" if self.role is Role.SUBJECT else "subject"
+        hint = f"   ({other}, look away)" if self.session.blind else ""
         self.query_one("#ranking-prompt", Label).update(PROMPTS[self.role] + hint)
         lines = [f"{rank}. {POSTURES[p].label}" for rank, p in enumerate(self.picked, start=1)]
         if len(self.picked) == len(self.postures):

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
 from posturetest.tui.screens.base import AppScreen
+from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
 
 
@@ -48,10 +49,9 @@ class ResultsScreen(AppScreen):
         yield self.header()
         with Horizontal(id="results-bar"):
             yield Label("Results", id="results-title", classes="screen-title")
-            yield Input(
+            yield FieldInput(
                 placeholder="subject code for their history  (/)",
                 id="results-subject",
-                max_length=32,
             )
         with VerticalScroll(id="results"):
             yield Static("Computing the statistics...", id="results-body")

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
-from posturetest.domain import SAFETY_QUESTIONS, SafetyQuestion
+from posturetest.domain import (
+    CLINICIAN_MAX_LENGTH,
+    SAFETY_QUESTIONS,
+    SafetyQuestion,
+    short_text_problem,
+)
 from posturetest.store import RecordError, StoreError
 from posturetest.tui.screens.base import SessionScreen
+from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
 
 
@@ -28,8 +35,8 @@ class YesNo(Widget, can_focus=True):
     YesNo:focus { background: $boost; }
     """
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", tooltip="Answer yes"),
-        Binding("n", "answer(False)", "No", tooltip="Answer no"),
+        Binding("y", "answer(True)", "Yes", tooltip="Answer yes", id="answer-yes"),
+        Binding("n", "answer(False)", "No", tooltip="Answer no", id="answer-no"),
     ]
 
     answer: reactive[bool | None] = reactive(None)
@@ -43,13 +50,18 @@ class YesNo(Widget, can_focus=True):
         super().__init__(id=f"q-{question.key}")
         self.question = question
 
-    def render(self) -> Text:
-        text = Text(self.question.text + "  ")
+    def render(self) -> Table:
+        """The question on the left (it may wrap), the answer always whole on the right."""
+        answer = Text(no_wrap=True)
         for label, value in (("yes", True), ("no", False)):
             mark = "(•)" if self.answer is value else "( )"
             style = "bold" if self.answer is value else "dim"
-            text.append(f" {mark} {label}", style=style)
-        return text
+            answer.append(f"  {mark} {label}", style=style)
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1)
+        grid.add_column(no_wrap=True, justify="right")
+        grid.add_row(Text(self.question.text), answer)
+        return grid
 
     def action_answer(self, value: bool) -> None:
         self.answer = value
@@ -71,27 +83,34 @@ class SafetyScreen(SessionScreen):
             tooltip="Save the answers and go on",
             id="safety-continue",
         ),
+        Binding(
+            "enter",
+            "submit",
+            "Continue",
+            tooltip="Save the answers and go on (as ctrl+s)",
+            id="safety-enter",
+            show=False,
+        ),
     ]
 
     def compose(self) -> ComposeResult:
         yield self.header()
-        with VerticalScroll(id="safety"):
+        with Vertical(id="safety"):
             yield Label(self.context_line(), classes="context")
             yield Label("Before any pressure: safety check", classes="screen-title")
             yield Static(
-                "Pressing down on the spine is not for everyone. Ask the subject each question "
-                "and press y or n.",
+                "Pressing down on the spine is not for everyone. Ask each question; y or n.",
                 classes="explain",
             )
             for question in SAFETY_QUESTIONS:
                 yield YesNo(question)
             yield Static("", id="safety-verdict")
-            yield Input(
-                placeholder="clinician who cleared the subject (name)",
+            yield FieldInput(
+                placeholder="clinician who cleared the subject (name), then Enter",
                 id="cleared-by",
-                max_length=80,
+                compact=True,
             )
-            yield Button("Continue  (ctrl+s)", variant="primary", id="safety-continue")
+            yield Button("Continue  (Enter)", variant="primary", id="safety-continue", compact=True)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -110,20 +129,25 @@ class SafetyScreen(SessionScreen):
         answers = self.answers()
         verdict = self.query_one("#safety-verdict", Static)
         cleared = self.query_one("#cleared-by", Input)
-        if any(a is True for a in answers.values()):
-            cleared.display = True
+        any_yes = any(a is True for a in answers.values())
+        unanswered = sum(a is None for a in answers.values())
+        cleared.display = any_yes
+        if any_yes and not unanswered:
             verdict.update(
-                "A yes means no pressure today, unless a clinician has cleared this subject for "
-                "these tests. Type the clinician's name to go on, or leave it empty and the "
-                "session ends here (the answers are kept)."
+                "A yes: type the clinician who cleared the subject, or leave it empty to end."
             )
-        elif all(a is False for a in answers.values()):
-            cleared.display = False
-            verdict.update("All clear. Press ctrl+s to begin the first trial.")
+            if not isinstance(self.focused, YesNo) or self.focused.answer is not None:
+                cleared.focus()
+        elif any_yes:
+            verdict.update(f"A yes so far; {unanswered} question(s) still to answer.")
+        elif not unanswered:
+            verdict.update("All clear. Press Enter to begin the first trial.")
         else:
-            cleared.display = False
-            unanswered = sum(a is None for a in answers.values())
             verdict.update(f"{unanswered} question(s) still to answer.")
+
+    @on(Input.Submitted, "#cleared-by")
+    def _cleared_submitted(self) -> None:
+        self.action_submit()
 
     @on(Button.Pressed, "#safety-continue")
     def _continue_pressed(self) -> None:
@@ -135,6 +159,9 @@ class SafetyScreen(SessionScreen):
             self.notify("Answer every question first (y or n).", severity="warning")
             return
         cleared_by = self.query_one("#cleared-by", Input).value.strip() or None
+        if cleared_by and (problem := short_text_problem(cleared_by, CLINICIAN_MAX_LENGTH)):
+            self.notify(f"The clinician's name: {problem}.", severity="error")
+            return
         try:
             passed = self.store.record_safety(
                 self.session_id, {k: bool(v) for k, v in answers.items()}, cleared_by=cleared_by

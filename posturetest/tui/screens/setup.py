@@ -7,25 +7,29 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.suggester import Suggester
-from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet
+from textual.widgets import Button, Checkbox, Input, Label, RadioSet
 
 from posturetest.domain import (
     ORDER_SCHEME_LABELS,
     POSITION_LABELS,
     SUBJECT_CODE_RULE,
+    TESTER_MAX_LENGTH,
     TESTS,
     OrderScheme,
     Position,
     SessionSetup,
     StressTest,
-    is_valid_subject_code,
+    short_text_problem,
+    subject_code_problem,
 )
 from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.store import RecordError, Store, StoreError
 from posturetest.tui.screens.base import AppScreen
+from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.marks import Choice, TickBox
 
 
 class SubjectCodeSuggester(Suggester):
@@ -49,73 +53,86 @@ class SetupScreen(AppScreen):
             tooltip="Create the session and go to the safety screen",
             id="start",
         ),
+        Binding(
+            "enter",
+            "enter",
+            "Next or start",
+            tooltip="In the subject code: on to the tester; anywhere else: start",
+            id="setup-enter",
+            priority=True,
+            show=False,
+        ),
         Binding("escape", "cancel", "Cancel", tooltip="Back to home without saving", id="cancel"),
     ]
 
     def compose(self) -> ComposeResult:
         yield self.header()
-        with VerticalScroll(id="setup-form"):
+        with Vertical(id="setup-form"):
             yield Label("New session", classes="screen-title")
             with Horizontal(classes="setup-row"):
-                with Vertical():
+                with Vertical(id="subject-column"):
                     yield Label("Subject code (pseudonymous: no names)", classes="field-label")
-                    yield Input(
-                        placeholder="e.g. S-014  (→ accepts a suggestion)",
+                    yield FieldInput(
+                        placeholder="e.g. S-014  (→ takes a suggestion)",
                         id="subject",
-                        max_length=32,
                         suggester=SubjectCodeSuggester(self.store),
+                        compact=True,
                     )
                     yield Label("", id="subject-error", classes="field-error")
-                with Vertical():
+                with Vertical(id="tester-column"):
                     yield Label("Tester (optional)", classes="field-label")
-                    yield Input(placeholder="initials", id="tester", max_length=64)
+                    yield FieldInput(placeholder="initials", id="tester", compact=True)
+                    yield Label("", id="tester-error", classes="field-error")
             with Horizontal(classes="setup-row"):
-                with Vertical():
+                with Vertical(id="position-column"):
                     yield Label("Position", classes="field-label")
                     with RadioSet(id="position", compact=True):
                         for position in Position:
-                            yield RadioButton(
+                            yield Choice(
                                 POSITION_LABELS[position],
                                 value=position is Position.SITTING,
                                 name=position.value,
                             )
-                with Vertical():
-                    yield Label("Repetitions of each posture", classes="field-label")
+                with Vertical(id="repetitions-column"):
+                    yield Label("Repetitions", classes="field-label")
                     with RadioSet(id="repetitions", compact=True):
                         for n in range(1, MAX_REPETITIONS + 1):
-                            yield RadioButton(str(n), value=n == 1, name=str(n))
-                with Vertical():
+                            yield Choice(str(n), value=n == 1, name=str(n))
+                with Vertical(id="tests-column"):
                     yield Label("Tests", classes="field-label")
                     for test in StressTest:
-                        yield Checkbox(
+                        yield TickBox(
                             TESTS[test].label, value=True, id=f"test-{test.value}", compact=True
                         )
                     yield Label("", id="tests-error", classes="field-error")
             yield Label("Posture order", classes="field-label")
-            with RadioSet(id="order", compact=True):
-                for scheme in OrderScheme:
-                    yield RadioButton(
-                        ORDER_SCHEME_LABELS[scheme],
-                        value=scheme is OrderScheme.BALANCED,
-                        name=scheme.value,
-                    )
-            yield Input(placeholder="seed (empty: a new one is drawn)", id="seed", type="integer")
+            with Horizontal(id="order-row"):
+                with RadioSet(id="order", compact=True):
+                    for scheme in OrderScheme:
+                        yield Choice(
+                            ORDER_SCHEME_LABELS[scheme],
+                            value=scheme is OrderScheme.BALANCED,
+                            name=scheme.value,
+                        )
+                yield FieldInput(
+                    placeholder="seed (empty: drawn)", id="seed", type="integer", compact=True
+                )
             yield Label("Options", classes="field-label")
-            yield Checkbox(
+            yield TickBox(
                 "Blind: hide each one's rating from the other until both are in",
                 id="blind",
                 compact=True,
             )
-            yield Checkbox(
+            yield TickBox(
                 "Ask the subject about discomfort after each trial",
                 value=True,
                 id="discomfort",
                 compact=True,
             )
-            yield Checkbox("Ask the tester how hard they pressed", id="effort", compact=True)
+            yield TickBox("Ask the tester how hard they pressed", id="effort", compact=True)
             with Horizontal(id="setup-buttons"):
-                yield Button("Start  (ctrl+s)", variant="primary", id="start")
-                yield Button("Cancel  (esc)", id="cancel")
+                yield Button("Start  (ctrl+s)", variant="primary", id="start", compact=True)
+                yield Button("Cancel  (esc)", id="cancel", compact=True)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -129,12 +146,24 @@ class SetupScreen(AppScreen):
     @on(Input.Changed, "#subject")
     def _subject_changed(self, event: Input.Changed) -> None:
         code = event.value.strip()
-        error = "" if not code or is_valid_subject_code(code) else f"Use {SUBJECT_CODE_RULE}."
-        self.query_one("#subject-error", Label).update(error)
+        problem = subject_code_problem(code) if code else None
+        self.query_one("#subject-error", Label).update(f"✗ {problem}" if problem else "")
 
-    @on(Input.Submitted)
-    def _next_field(self) -> None:
-        self.focus_next()
+    @on(Input.Changed, "#tester")
+    def _tester_changed(self, event: Input.Changed) -> None:
+        problem = short_text_problem(event.value.strip(), TESTER_MAX_LENGTH)
+        self.query_one("#tester-error", Label).update(f"✗ {problem}" if problem else "")
+
+    def action_enter(self) -> None:
+        """Enter in the subject code goes on to the tester (a scanner ends a code with Enter);
+        anywhere else it starts, as ctrl+s does (Esc, or Enter on Cancel, cancels)."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "subject":
+            self.query_one("#tester", Input).focus()
+        elif isinstance(focused, Button) and focused.id == "cancel":
+            self.action_cancel()
+        else:
+            self.action_start()
 
     @on(Button.Pressed, "#start")
     def _start_pressed(self) -> None:
@@ -155,9 +184,14 @@ class SetupScreen(AppScreen):
         code = subject_input.value.strip()
         tests = tuple(t for t in StressTest if self.query_one(f"#test-{t.value}", Checkbox).value)
         ok = True
-        if not is_valid_subject_code(code):
+        tester = self.query_one("#tester", Input).value.strip()
+        if problem := short_text_problem(tester, TESTER_MAX_LENGTH):
+            self.query_one("#tester-error", Label).update(f"✗ {problem}")
+            self.query_one("#tester", Input).focus()
+            ok = False
+        if problem := subject_code_problem(code):
             self.query_one("#subject-error", Label).update(
-                f"A subject code is needed: {SUBJECT_CODE_RULE}."
+                f"✗ {problem}" + (f" ({SUBJECT_CODE_RULE})" if not code else "")
             )
             subject_input.focus()
             ok = False
@@ -172,7 +206,7 @@ class SetupScreen(AppScreen):
         scheme = OrderScheme(self._choice("order"))
         return SessionSetup(
             subject=code,
-            tester=self.query_one("#tester", Input).value.strip(),
+            tester=tester,
             position=Position(self._choice("position")),
             tests=tests,
             repetitions=int(self._choice("repetitions")),

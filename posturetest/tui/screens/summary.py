@@ -7,26 +7,37 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from posturetest.domain import (
     POSTURES,
     TESTS,
     Outcome,
+    Posture,
     Role,
     Session,
     SessionStatus,
     TestSummary,
     summarise,
 )
+from posturetest.domain.session import PostureSummary
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.chart import ComparisonChart
 from posturetest.tui.widgets.keybar import KeyBar
+
+SCALE_SHORT = {
+    "tester_stability": "stability",
+    "subject_ease": "ease",
+    "discomfort": "discomfort",
+    "tester_effort": "effort",
+}
+"""Column heads short enough for two tests' columns side by side at 80 columns."""
 
 
 def mean_cell(value: float | None) -> Text:
@@ -76,7 +87,7 @@ class SummaryScreen(SessionScreen):
             id="save-export",
         ),
         Binding("escape", "leave", "Home", tooltip="Back to the list of sessions", id="leave"),
-        Binding("h", "leave", "Home", show=False),
+        Binding("h", "leave", "Home", show=False, id="summary-home"),
     ]
 
     def action_save_chart(self) -> None:
@@ -128,7 +139,7 @@ class SummaryScreen(SessionScreen):
         trials = self.store.trials(self.session_id)
         summaries = summarise(trials, self.store.rankings(self.session_id), session.scales)
         yield self.header()
-        with VerticalScroll(id="summary"):
+        with Vertical(id="summary"):
             yield Label(self.context_line(), classes="context")
             status = {
                 SessionStatus.COMPLETE: "complete",
@@ -143,45 +154,63 @@ class SummaryScreen(SessionScreen):
                     "No trials were run: the safety check found a reason not to apply pressure.",
                     classes="explain",
                 )
-            stopped = [t for t in trials if t.outcome is Outcome.STOPPED]
             if any(row.n_rated for s in summaries for row in s.postures):
                 yield ComparisonChart(summaries, id="comparison")
-            for summary in summaries:
-                yield Static(self._test_table(summary), classes="summary-table")
-                yield Static(self._verdict(summary), classes="explain")
+            if summaries:
+                yield Static(self._table(summaries), id="summary-table")
+                yield Static("\n".join(self._verdict(s) for s in summaries), id="summary-rankings")
+            stopped = [t for t in trials if t.outcome is Outcome.STOPPED]
             if stopped:
                 lines = [
                     f"Trial {t.seq} ({t.test.value}, {t.posture.value}) stopped: "
                     f"{t.stop_reason.value.replace('_', ' ') if t.stop_reason else ''}"
                     for t in stopped
                 ]
-                yield Static("\n".join(lines), id="stopped-trials", classes="explain")
+                yield Static("; ".join(lines), id="stopped-trials")
         yield KeyBar()
 
-    def _test_table(self, summary: TestSummary) -> Table:
-        table = Table(title=TESTS[summary.test].label, title_justify="left", expand=False)
-        table.add_column("Posture")
+    def _table(self, summaries: list[TestSummary]) -> Table:
+        """One table for every test: a column per test and posture; rows for the mean of each
+        scale, the trials rated and both rankings (fits 80 columns with both tests)."""
+        table = Table(
+            box=box.SIMPLE_HEAD, expand=False, padding=(0, 1), pad_edge=False, show_edge=False
+        )
+        table.add_column("mean of")
+        columns: list[tuple[TestSummary, Posture]] = []
+        for summary in summaries:
+            for i, row in enumerate(summary.postures):
+                head = TESTS[summary.test].label.split()[0] if i == 0 else ""
+                table.add_column(
+                    f"{head}\n{POSTURES[row.posture].label.split()[0]}", justify="right"
+                )
+                columns.append((summary, row.posture))
+
+        def posture_row(summary: TestSummary, posture: Posture) -> PostureSummary:
+            return next(r for r in summary.postures if r.posture is posture)
+
         for scale in self.session.scales:
-            table.add_column(f"{scale.name.replace('_', ' ')} (mean)")
-        table.add_column("trials rated", justify="right")
-        for row in summary.postures:
             table.add_row(
-                POSTURES[row.posture].label,
-                *[mean_cell(row.means[s.name]) for s in self.session.scales],
-                str(row.n_rated),
+                SCALE_SHORT[scale.name],
+                *[mean_cell(posture_row(s, p).means[scale.name]) for s, p in columns],
             )
+        table.add_row("trials rated", *[str(posture_row(s, p).n_rated) for s, p in columns])
+        for role, label in ((Role.TESTER, "tester rank"), (Role.SUBJECT, "subject rank")):
+            cells = []
+            for summary, posture in columns:
+                order = summary.rankings.get(role) or ()
+                cells.append(str(order.index(posture) + 1) if posture in order else "–")
+            table.add_row(label, *cells)
         return table
 
     def _verdict(self, summary: TestSummary) -> str:
-        lines = [
-            f"Tester's ranking (most stable first): {ranking_text(summary, Role.TESTER)}",
-            f"Subject's ranking (easiest first):    {ranking_text(summary, Role.SUBJECT)}",
-        ]
+        test = TESTS[summary.test].label
         agree = summary.agree_on_best
         if agree is True:
             best = summary.best_by_rank(Role.TESTER)
             assert best is not None
-            lines.append(f"They agree: {POSTURES[best].label.lower()} held best.")
-        elif agree is False:
-            lines.append("They disagree on which posture held best.")
-        return "\n".join(lines)
+            return f"{test}: tester and subject agree, {POSTURES[best].label.lower()} held best."
+        if agree is False:
+            return f"{test}: tester and subject disagree on which posture held best."
+        return (
+            f"{test}: not ranked by both (1 = most stable for the tester, easiest for the subject)."
+        )

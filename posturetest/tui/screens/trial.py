@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -21,7 +22,7 @@ from posturetest.domain import (
 )
 from posturetest.store import RecordError, StoreBusy, StoreError
 from posturetest.tui.screens.base import SessionScreen
-from posturetest.tui.screens.dialogs import CorrectDialog, StopChoice, StopDialog
+from posturetest.tui.screens.dialogs import CorrectDialog, Correction, StopChoice, StopDialog
 from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
@@ -48,12 +49,16 @@ class TrialScreen(SessionScreen):
         Binding(
             "u",
             "correct",
-            "Correct previous",
-            tooltip="Change a rating already saved",
+            "Correct last",
+            tooltip="Correct the last trial whose ratings are both in (asks for a reason)",
             id="correct",
         ),
-        Binding("enter", "next", "Next", tooltip="Go to the next step", id="next", show=False),
-        *[Binding(str(d), f"rating_digit({d})", show=False) for d in range(10)],
+        Binding("n", "note", "Note", tooltip="Write a note about this trial", id="trial-note"),
+        Binding("enter", "next", "Next", tooltip="Go to the next step", id="next"),
+        *[
+            Binding(str(d), f"rating_digit({d})", show=False, id=f"trial-digit-{d}")
+            for d in range(10)
+        ],
         *SessionScreen.BINDINGS,
     ]
 
@@ -69,28 +74,28 @@ class TrialScreen(SessionScreen):
         self._leave_anyway = False
 
     def trial_label(self) -> str:
-        t = self.trial
-        label = f"trial {t.seq}: {TESTS[t.test].label.lower()}, {POSTURES[t.posture].label.lower()}"
-        return label + (f", repetition {t.rep}" if self.session.repetitions > 1 else "")
+        return label_of(self.trial, self.session.repetitions)
 
     def compose(self) -> ComposeResult:
         trial, session = self.trial, self.session
         done, total = progress(self.store.trials(self.session_id))
         posture, test = POSTURES[trial.posture], TESTS[trial.test]
         yield self.header()
+        yield Label(self.context_line(), classes="context", id="trial-context")
         with Horizontal(id="trial-top"):
-            yield Label(self.context_line(), classes="context")
+            title = f"{test.label.upper()} · {posture.label.upper()}"
+            if session.repetitions > 1:
+                title += f" · REPETITION {trial.rep} OF {session.repetitions}"
+            yield Label(title, id="trial-title", classes="screen-title")
             yield Label(f"Trial {trial.seq} of {total}", id="trial-count")
             bar = ProgressBar(total=total, show_eta=False, id="trial-progress")
             bar.progress = done
             yield bar
-        title = f"{test.label.upper()} · {posture.label.upper()}"
-        if session.repetitions > 1:
-            title += f" · repetition {trial.rep} of {session.repetitions}"
-        yield Label(title, id="trial-title", classes="screen-title")
         with Horizontal(id="cards"):
             subject_card = Static(
-                f"{posture.how_to[session.position]}\n\n[dim]{test.subject_does}[/dim]",
+                Text.assemble(
+                    posture.how_to[session.position], "\n", (test.subject_does, "italic")
+                ),
                 id="subject-card",
                 classes="card",
             )
@@ -114,6 +119,12 @@ class TrialScreen(SessionScreen):
 
     def on_mount(self) -> None:
         self._refresh_ratings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter shows as "Next" in the key bar once the trial is done (the blind reveal)."""
+        if action == "next":
+            return self.trial.outcome is not Outcome.PENDING or self.focused is None
+        return True
 
     def _current(self) -> RatingScale | None:
         for widget in self.query(RatingScale):
@@ -215,6 +226,7 @@ class TrialScreen(SessionScreen):
                 "Both ratings are in and saved. Press Enter for the next step."
             )
             self.set_focus(None)
+            self.refresh_bindings()
         else:
             self.notify(f"Trial {self.trial.seq} saved.", timeout=2)
             self.posture_app.show_next_step(self.session_id)
@@ -260,40 +272,72 @@ class TrialScreen(SessionScreen):
         )
         self.posture_app.show_next_step(self.session_id)
 
+    # -- note -------------------------------------------------------------------------------
+
+    def action_note(self) -> None:
+        from posturetest.tui.screens.dialogs import NoteDialog
+
+        def noted(note: str | None) -> None:
+            if note is not None:
+                try:
+                    self.trial = self.store.set_trial_note(self.trial.trial_id, note or None)
+                except (RecordError, StoreError) as e:
+                    self.notify(f"Note not saved: {e}", severity="error", timeout=10)
+                else:
+                    self.notify(
+                        f"Note saved for trial {self.trial.seq}." if note else "Note removed."
+                    )
+            self._refresh_ratings()
+
+        self.app.push_screen(NoteDialog(self.trial_label(), self.trial.note or ""), noted)
+
     # -- correct ------------------------------------------------------------------------------
 
-    def _correction_target(self) -> tuple[Trial, str] | None:
-        if any(v is not None for v in self.trial.ratings.values()):
-            return self.trial, f"trial {self.trial.seq} (this one)"
-        earlier = [
+    def _correction_target(self) -> Trial | None:
+        """The last trial whose ratings are all in (this one, once it is): a trial still being
+        rated is never offered, so a blind pair never sees the other's number early."""
+        rated = [
             t
             for t in self.store.trials(self.session_id)
-            if t.seq < self.trial.seq and t.outcome is Outcome.RATED
+            if t.seq <= self.trial.seq and t.outcome is Outcome.RATED
         ]
-        if not earlier:
-            return None
-        return earlier[-1], f"trial {earlier[-1].seq} (the previous one)"
+        return rated[-1] if rated else None
 
     def action_correct(self) -> None:
-        target = self._correction_target()
-        if target is None:
-            self.notify("No saved rating to correct yet.")
+        trial = self._correction_target()
+        if trial is None:
+            self.notify("No rated trial to correct yet: both ratings of a trial must be in.")
             return
-        trial, title = target
+        title = label_of(trial, self.session.repetitions) + (
+            " (this one)" if trial.trial_id == self.trial.trial_id else ""
+        )
 
-        def corrected(changes: dict[str, int] | None) -> None:
-            if changes:
+        def corrected(result: Correction | None) -> None:
+            if result is not None and result.changes:
                 try:
-                    for name, value in changes.items():
-                        self.store.correct_rating(trial.trial_id, name, value)
+                    for name, value in result.changes.items():
+                        self.store.correct_rating(trial.trial_id, name, value, result.reason)
                 except (RecordError, StoreError) as e:
                     self.notify(f"Not corrected: {e}", severity="error", timeout=10)
                 else:
-                    self.notify(f"Corrected {len(changes)} rating(s) of {title}; old values kept.")
+                    self.notify(
+                        f"Corrected {len(result.changes)} rating(s) of {title}; old values kept."
+                    )
                 if trial.trial_id == self.trial.trial_id:
                     self.trial = self.store.trial(trial.trial_id)
                     for widget in self.query(RatingScale):
                         widget.value = self.trial.rating(widget.scale)
             self._refresh_ratings()
+            if self.trial.outcome is not Outcome.PENDING:
+                self.set_focus(None)
 
         self.app.push_screen(CorrectDialog(trial, title, self.scales), corrected)
+
+
+def label_of(trial: Trial, repetitions: int) -> str:
+    """ "trial 3: vertical test, muscle type" (with the repetition when there are several)."""
+    label = (
+        f"trial {trial.seq}: {TESTS[trial.test].label.lower()}, "
+        f"{POSTURES[trial.posture].label.lower()}"
+    )
+    return label + (f", repetition {trial.rep}" if repetitions > 1 else "")

@@ -1,15 +1,56 @@
-"""The footer: every key the current screen offers, on one line; a click presses the key.
+"""The footer: every key the current screen offers, as the keys in force (a keys file may remap
+them); a click presses the key. `? Help` always comes last, and a line too long for the terminal
+is folded onto a second line rather than cut.
 
 Textual's Footer builds one widget per key and rebuilds them on every focus change; on the home
-screen that was a third of the start-up time. This draws the same line as one widget.
+screen that was a third of the start-up time. This draws the same keys as one widget.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.app import App
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
+
+HELP_ACTIONS = ("help", "app.help")
+
+
+@dataclass(frozen=True)
+class KeyItem:
+    key: str
+    """The key that presses it (the first, when several do)."""
+    display: str
+    description: str
+    enabled: bool
+
+
+def shown_keys(screen: Screen[object]) -> list[KeyItem]:
+    """The keys to show for a screen, in the order of its bindings, the app's own last and help
+    at the very end."""
+    items: list[tuple[int, KeyItem]] = []
+    seen: set[str] = set()
+    app = screen.app
+    fallback_help: KeyItem | None = None
+    for node, binding, enabled, _tooltip in screen.active_bindings.values():
+        if binding.action in HELP_ACTIONS and not binding.show and fallback_help is None:
+            # where ? is typed as text (a note), the key bar shows the other help key
+            display = app.get_key_display(binding)
+            fallback_help = KeyItem(binding.key, display, binding.description, enabled)
+        if not binding.show or not binding.description or binding.action in seen:
+            continue
+        seen.add(binding.action)
+        order = 2 if binding.action in HELP_ACTIONS else 1 if isinstance(node, App) else 0
+        display = app.get_key_display(binding)
+        items.append((order, KeyItem(binding.key, display, binding.description, enabled)))
+    if not any(order == 2 for order, _ in items) and fallback_help is not None:
+        items.append((2, fallback_help))
+    return [item for _, item in sorted(items, key=lambda pair: pair[0])]
 
 
 class KeyBar(Widget):
@@ -17,7 +58,7 @@ class KeyBar(Widget):
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
-        height: 1;
+        height: auto;
         background: $footer-background;
         color: $footer-foreground;
     }
@@ -29,7 +70,7 @@ class KeyBar(Widget):
 
     def __init__(self) -> None:
         super().__init__()
-        self._spans: list[tuple[int, int, str]] = []
+        self._spans: list[tuple[int, int, int, str]] = []
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -38,25 +79,59 @@ class KeyBar(Widget):
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen[object]) -> None:
-        self.refresh()
+        self.refresh(layout=True)
+
+    def _lines(self, width: int) -> list[list[tuple[str, KeyItem]]]:
+        """The keys laid out in lines of at most `width` cells: two spaces between keys when
+        one line holds them all so, else one, else folded onto more lines."""
+        items = shown_keys(self.screen)
+        pieces = [(f" {i.display} ", i) for i in items]
+        for gap in (2, 1):
+            total = sum(len(p) + len(i.description) + gap - 1 for p, i in pieces) + 1
+            if total <= width:
+                return [pieces]
+        lines: list[list[tuple[str, KeyItem]]] = [[]]
+        used = 0
+        for piece, item in pieces:
+            size = len(piece) + len(item.description)
+            if lines[-1] and used + size > width:
+                lines.append([])
+                used = 0
+            lines[-1].append((piece, item))
+            used += size
+        return lines
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._lines(width)))
 
     def render(self) -> Text:
-        line = Text(no_wrap=True, overflow="ellipsis")
-        self._spans = []
-        seen_actions: set[str] = set()
+        width = self.size.width or 80
+        lines = self._lines(width)
+        gap = 2 if len(lines) == 1 and self._fits(lines[0], 2, width) else 1
         key_style = self.get_component_rich_style("keybar--key")
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if not binding.show or binding.action in seen_actions:
-                continue
-            seen_actions.add(binding.action)
-            start = line.cell_len
-            line.append(f" {self.app.get_key_display(binding)} ", style=key_style)
-            line.append(binding.description + " ", style="" if enabled else "dim")
-            self._spans.append((start, line.cell_len, binding.key))
-        return line
+        text = Text(no_wrap=True, overflow="ellipsis")
+        self._spans = []
+        for row, line in enumerate(lines):
+            if row:
+                text.append("\n")
+            column = 0
+            for piece, item in line:
+                start = column
+                text.append(piece, style=key_style)
+                text.append(item.description, style=Style() if item.enabled else Style(dim=True))
+                column += len(piece) + len(item.description)
+                if (piece, item) != line[-1]:
+                    text.append(" " * (gap - 1))
+                    column += gap - 1
+                self._spans.append((row, start, column, item.key))
+        return text
+
+    @staticmethod
+    def _fits(line: list[tuple[str, KeyItem]], gap: int, width: int) -> bool:
+        return sum(len(p) + len(i.description) + gap - 1 for p, i in line) + 1 <= width
 
     def on_click(self, event: events.Click) -> None:
-        for start, end, key in self._spans:
-            if start <= event.x < end:
+        for row, start, end, key in self._spans:
+            if row == event.y and start <= event.x < end:
                 self.app.simulate_key(key.split(",")[0])
                 return

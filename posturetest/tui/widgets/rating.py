@@ -36,15 +36,28 @@ class RatingScale(Widget, can_focus=True):
 
     BINDINGS = [
         Binding(
-            "left", "adjust(-1)", "Adjust", key_display="←→", tooltip="Lower or raise the value"
+            "left",
+            "adjust(-1)",
+            "Adjust",
+            key_display="←→",
+            tooltip="Lower or raise the value",
+            id="rating-lower",
         ),
-        Binding("right", "adjust(1)", "Adjust", show=False),
-        Binding("home", "set(0)", "Lowest", show=False),
-        Binding("end", "set(10)", "Highest", show=False),
+        Binding("right", "adjust(1)", "Adjust", show=False, id="rating-raise"),
+        Binding("home", "set(0)", "Lowest", show=False, id="rating-lowest"),
+        Binding("end", "set(10)", "Highest", show=False, id="rating-highest"),
         Binding(
-            "0", "digit(0)", "Set", key_display="0-9", tooltip="Type the value; 1 then 0 gives 10"
+            "0",
+            "digit(0)",
+            "Set",
+            key_display="0-9",
+            tooltip="Type the value; 1 then 0 gives 10",
+            id="rating-digit-0",
         ),
-        *[Binding(str(d), f"digit({d})", "Set", show=False) for d in range(1, 10)],
+        *[
+            Binding(str(d), f"digit({d})", "Set", show=False, id=f"rating-digit-{d}")
+            for d in range(1, 10)
+        ],
         Binding("enter", "confirm", "Confirm", tooltip="Save this rating now", id="confirm"),
     ]
 
