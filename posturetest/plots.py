@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from posturetest.domain import POSTURE_COLOURS, POSTURES, SCALES, TESTS, Posture, StressTest
-from posturetest.domain.scales import Scale
+from posturetest.domain.scales import SESSION_CHART_BARS, Scale
 from posturetest.store import results
 
 if TYPE_CHECKING:
@@ -664,7 +664,9 @@ def draw_session(
         for i, posture in enumerate(Posture):
             colour = POSTURE_COLOURS[posture]
             pair = means.get((test.value, posture.value), (None, None))
-            for value, dx, solid in ((pair[0], -0.2, True), (pair[1], 0.2, False)):
+            by_name = {"subject_ease": pair[0], "tester_stability": pair[1]}
+            first, second = (by_name[scale.name] for scale in SESSION_CHART_BARS)
+            for value, dx, solid in ((first, -0.2, True), (second, 0.2, False)):
                 if value is None:
                     ax.text(i + dx, 0.3, "n/a", ha="center", fontsize=8, color="#777777")
                     continue
@@ -696,7 +698,7 @@ def draw_session(
             f"10 = {ease.high_word} / {stability.high_word})",
             fontsize=9,
         )
-        labels = (ease.question, stability.question)
+        labels = (SESSION_CHART_BARS[0].question, SESSION_CHART_BARS[1].question)
     container.legend(
         handles=[
             Patch(facecolor="#8c8c8c", edgecolor="#8c8c8c", label=labels[0]),

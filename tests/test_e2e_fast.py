@@ -60,9 +60,7 @@ def test_a_whole_session_typed_in_one_burst_at_80x24(tmux: Tmux, tmp_path: Path)
         corrections = conn.execute(
             "SELECT field, old_value, new_value, reason FROM corrections"
         ).fetchall()
-        rankings = conn.execute(
-            "SELECT role, posture FROM rankings ORDER BY role, rank"
-        ).fetchall()
+        rankings = conn.execute("SELECT role, posture FROM rankings ORDER BY role, rank").fetchall()
     assert session == ("AK", 1, "vertical", 0, "complete")
     assert [(seq, outcome, s, e) for seq, _p, outcome, s, e in trials] == [
         (1, "rated", 7, 10),

@@ -36,6 +36,8 @@ async def settle(pilot: Pilot[object]) -> None:
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     pilot.app.clear_notifications()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
     await pilot.pause()
 
 

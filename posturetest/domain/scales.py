@@ -88,3 +88,8 @@ def scales_for_session(*, record_effort: bool, record_discomfort: bool) -> tuple
     if record_discomfort:
         asked.append(DISCOMFORT)
     return tuple(asked)
+
+
+SESSION_CHART_BARS: tuple[Scale, ...] = (SUBJECT_EASE, TESTER_STABILITY)
+"""A session's chart, in every medium (PNG, PDF, the terminal): per posture, the subject's mean
+ease first (left, solid), then the tester's mean stability (right, pale and hatched)."""

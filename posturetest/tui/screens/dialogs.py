@@ -136,8 +136,13 @@ class StopDialog(ModalScreen[StopChoice | None]):
                     compact=True,
                 )
                 with Horizontal():
-                    yield Button("Go on with the next trial  (g)", variant="primary", id="go-on")
-                    yield Button("End the session  (e)", variant="error", id="end")
+                    yield Button(
+                        "Go on with the next trial  (g)",
+                        variant="primary",
+                        id="go-on",
+                        compact=True,
+                    )
+                    yield Button("End the session  (e)", variant="error", id="end", compact=True)
         yield KeyBar()
 
     def action_reason(self, index: int) -> None:

@@ -1,25 +1,27 @@
 """The comparison drawn in the terminal: for each test, both mean ratings per posture as bars.
 
-Drawn with textual-plotext (a plotext canvas as a Textual widget), in the same posture colours
-as the image charts: the tester's bar in full colour, the subject's beside it in a darker shade.
+Drawn with textual-plotext (a plotext canvas as a Textual widget) as the PNG and the PDF draw it
+(SESSION_CHART_BARS): per posture, the subject's ease first, in the posture's colour, then the
+tester's stability beside it in a pale tint of that colour; a key line below names both.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from posturetest.domain import (
-    POSTURE_COLOURS,
-    POSTURES,
-    SUBJECT_EASE,
-    TESTER_STABILITY,
-    TESTS,
-    TestSummary,
-)
+from posturetest.domain import POSTURE_COLOURS, POSTURES, TESTS, Posture, TestSummary
+from posturetest.domain.scales import SESSION_CHART_BARS
 
 RGB = tuple[int, int, int]
+PALE = 0.35
+"""The second bar's tint: this share of the posture colour, the rest white (the PNG fills it
+with the colour at 25% opacity over white, and hatches it)."""
+KEY_GREY = "#8c8c8c"
+WHOSE = {"subject_ease": "the subject's ease", "tester_stability": "the tester's stability"}
 
 
 def rgb(hex_colour: str, shade: float = 1.0) -> RGB:
@@ -29,8 +31,29 @@ def rgb(hex_colour: str, shade: float = 1.0) -> RGB:
     return round(r * shade), round(g * shade), round(b * shade)
 
 
+def pale(hex_colour: str, share: float = PALE) -> RGB:
+    """The colour mixed with white: `share` of the colour."""
+    return tuple(round(c * share + 255 * (1 - share)) for c in rgb(hex_colour))  # type: ignore[return-value]
+
+
+def bar_colours(posture: Posture) -> tuple[RGB, RGB]:
+    """The colours of a posture's two bars, in the order of SESSION_CHART_BARS."""
+    return rgb(POSTURE_COLOURS[posture]), pale(POSTURE_COLOURS[posture])
+
+
+def key_text() -> Text:
+    """The key under the charts, in the PNG legend's words."""
+    first, second = SESSION_CHART_BARS
+    text = Text()
+    text.append("█ ", style=KEY_GREY)
+    text.append(f"left: {WHOSE[first.name]}   ")
+    text.append("▒ ", style=KEY_GREY)
+    text.append(f"right, pale: {WHOSE[second.name]}")
+    return text
+
+
 class TestChart(PlotextPlot):
-    """One test: per posture, the tester's mean stability and the subject's mean ease (0-10)."""
+    """One test: per posture, the subject's mean ease and the tester's mean stability (0-10)."""
 
     __test__ = False  # not a pytest test class
 
@@ -44,34 +67,49 @@ class TestChart(PlotextPlot):
         super().__init__()
         self.summary = summary
 
-    def on_mount(self) -> None:
-        plt = self.plt
-        ticks, labels = [], []
+    def bars(self) -> list[tuple[float, float, RGB]]:
+        """(x, mean, colour) of every bar drawn, left to right."""
+        drawn: list[tuple[float, float, RGB]] = []
         for i, row in enumerate(self.summary.postures):
             left = i * 3 + 1
-            colour = POSTURE_COLOURS[row.posture]
-            for offset, scale, shade in ((0, TESTER_STABILITY, 1.0), (1, SUBJECT_EASE, 0.6)):
+            for offset, (scale, colour) in enumerate(
+                zip(SESSION_CHART_BARS, bar_colours(row.posture), strict=True)
+            ):
                 value = row.means.get(scale.name)
                 if value is not None:
-                    plt.bar([left + offset], [value], color=rgb(colour, shade), width=0.8)
-            ticks.append(left + 0.5)
-            labels.append(POSTURES[row.posture].label)
-        plt.xticks(ticks, labels)
-        plt.yticks([0, 2, 4, 6, 8, 10])
+                    drawn.append((left + offset, value, colour))
+        return drawn
+
+    def on_mount(self) -> None:
+        plt = self.plt
+        for x, value, colour in self.bars():
+            plt.bar([x], [value], color=colour, width=0.8)
+        ticks = [i * 3 + 1.5 for i in range(len(self.summary.postures))]
+        plt.xticks(ticks, [POSTURES[row.posture].label.split()[0] for row in self.summary.postures])
+        plt.yticks([0, 5, 10])  # three labels fit a chart of any height, at 80x24 too
         plt.ylim(0, 10)
         plt.xlim(0, len(self.summary.postures) * 3)
-        plt.title(
-            f"{TESTS[self.summary.test].label}: mean 0-10, tester (left bar) and subject (right)"
-        )
+        plt.title(TESTS[self.summary.test].label)
 
 
 class ComparisonChart(Vertical):
-    """One chart per test, stacked."""
+    """One chart per test, side by side, and the key below them."""
 
     DEFAULT_CSS = """
     ComparisonChart {
         height: auto;
         margin: 1 0 0 0;
+    }
+    ComparisonChart > Horizontal {
+        height: 1fr;
+    }
+    ComparisonChart TestChart {
+        height: 100%;
+        width: 1fr;
+    }
+    ComparisonChart > #chart-key {
+        height: auto;
+        padding: 0 2;
     }
     """
 
@@ -80,5 +118,7 @@ class ComparisonChart(Vertical):
         self.summaries = summaries
 
     def compose(self) -> ComposeResult:
-        for summary in self.summaries:
-            yield TestChart(summary)
+        with Horizontal():
+            for summary in self.summaries:
+                yield TestChart(summary)
+        yield Static(key_text(), id="chart-key")
