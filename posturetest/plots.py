@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from posturetest.domain import POSTURE_COLOURS, POSTURES, SCALES, TESTS, Posture, StressTest
-from posturetest.domain.scales import SESSION_CHART_BARS, Scale
+from posturetest.domain.scales import SESSION_CHART_BARS, SESSION_CHART_LABELS, Scale
 from posturetest.store import results
 
 if TYPE_CHECKING:
@@ -665,7 +665,7 @@ def draw_session(
             colour = POSTURE_COLOURS[posture]
             pair = means.get((test.value, posture.value), (None, None))
             by_name = {"subject_ease": pair[0], "tester_stability": pair[1]}
-            first, second = (by_name[scale.name] for scale in SESSION_CHART_BARS)
+            second, first = (by_name[scale.name] for scale in SESSION_CHART_BARS)
             for value, dx, solid in ((first, -0.2, True), (second, 0.2, False)):
                 if value is None:
                     ax.text(i + dx, 0.3, "n/a", ha="center", fontsize=8, color="#777777")
@@ -698,7 +698,11 @@ def draw_session(
             f"10 = {ease.high_word} / {stability.high_word})",
             fontsize=9,
         )
-        labels = (SESSION_CHART_BARS[0].question, SESSION_CHART_BARS[1].question)
+        # the terminal's key words, then the question
+        labels = tuple(
+            f"{SESSION_CHART_LABELS[s.name]} ({s.question.partition(': ')[2]})"
+            for s in SESSION_CHART_BARS
+        )
     container.legend(
         handles=[
             Patch(facecolor="#8c8c8c", edgecolor="#8c8c8c", label=labels[0]),

@@ -37,6 +37,7 @@ from posturetest.export import write_datapackage
 from posturetest.importer import ImportRefused, import_file
 from posturetest.store import SCHEMA_VERSION, RecordError, SessionRow, Store
 from posturetest.store.exchange import ImportConflict, Selection, merge_databases
+from tests.test_store import rate_fully, start
 
 ALL_NO = {k: False for k in SAFETY_KEYS}
 ONE_YES = {k: k == SAFETY_KEYS[0] for k in SAFETY_KEYS}
@@ -48,19 +49,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "study.db")
     yield s
     s.close()
-
-
-def start(store: Store, subject: str = "S-001", **setup: Any) -> str:
-    """A session past the safety check."""
-    session = store.create_session(SessionSetup(subject=subject, **setup))
-    assert store.record_safety(session.session_id, ALL_NO) is True
-    return session.session_id
-
-
-def rate_fully(store: Store, trial_id: str, value: int = 5) -> None:
-    trial = store.trial(trial_id)
-    for scale in store.session(trial.session_id).scales:
-        store.record_rating(trial_id, scale.name, value)
 
 
 def half_rated(store: Store) -> tuple[str, str, str]:

@@ -93,3 +93,9 @@ def scales_for_session(*, record_effort: bool, record_discomfort: bool) -> tuple
 SESSION_CHART_BARS: tuple[Scale, ...] = (SUBJECT_EASE, TESTER_STABILITY)
 """A session's chart, in every medium (PNG, PDF, the terminal): per posture, the subject's mean
 ease first (left, solid), then the tester's mean stability (right, pale and hatched)."""
+SESSION_CHART_LABELS: dict[str, str] = {
+    SUBJECT_EASE.name: "Subject: ease",
+    TESTER_STABILITY.name: "Tester: stability",
+}
+"""The key's words for those bars, by scale name: the PNG's legend starts with them (then the
+question), the terminal's key is them; short enough for the terminal at 80 columns."""

@@ -1,8 +1,10 @@
 """The comparison drawn in the terminal: for each test, both mean ratings per posture as bars.
 
 Drawn with textual-plotext (a plotext canvas as a Textual widget) as the PNG and the PDF draw it
-(SESSION_CHART_BARS): per posture, the subject's ease first, in the posture's colour, then the
-tester's stability beside it in a pale tint of that colour; a key line below names both.
+(SESSION_CHART_BARS): per posture, the subject's ease first, solid in the posture's colour, then
+the tester's stability beside it, shaded (▒, the terminal's hatch) in a pale tint of that colour,
+so the two differ without colour too; a key line below names both in the PNG legend's words
+(SESSION_CHART_LABELS).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from posturetest.domain import POSTURE_COLOURS, POSTURES, TESTS, Posture, TestSummary
-from posturetest.domain.scales import SESSION_CHART_BARS
+from posturetest.domain.scales import SESSION_CHART_BARS, SESSION_CHART_LABELS
 
 RGB = tuple[int, int, int]
 PALE = 0.35
 """The second bar's tint: this share of the posture colour, the rest white (the PNG fills it
 with the colour at 25% opacity over white, and hatches it)."""
 KEY_GREY = "#8c8c8c"
-WHOSE = {"subject_ease": "the subject's ease", "tester_stability": "the tester's stability"}
+"""The key's swatches are grey, as the PNG legend's."""
+BAR_GLYPHS: tuple[str, str] = ("█", "▒")
+"""What each bar is drawn with, in the order of SESSION_CHART_BARS: solid, then shaded (the
+PNG's plain and hatched bars)."""
 
 
 def rgb(hex_colour: str, shade: float = 1.0) -> RGB:
@@ -42,13 +47,13 @@ def bar_colours(posture: Posture) -> tuple[RGB, RGB]:
 
 
 def key_text() -> Text:
-    """The key under the charts, in the PNG legend's words."""
-    first, second = SESSION_CHART_BARS
+    """The key under the charts: each bar's glyph and the PNG legend's words for it."""
     text = Text()
-    text.append("█ ", style=KEY_GREY)
-    text.append(f"left: {WHOSE[first.name]}   ")
-    text.append("▒ ", style=KEY_GREY)
-    text.append(f"right, pale: {WHOSE[second.name]}")
+    for i, (scale, glyph) in enumerate(zip(SESSION_CHART_BARS, BAR_GLYPHS, strict=True)):
+        if i:
+            text.append("    ")
+        text.append(f"{glyph * 2} ", style=KEY_GREY)
+        text.append(SESSION_CHART_LABELS[scale.name])
     return text
 
 
@@ -69,21 +74,23 @@ class TestChart(PlotextPlot):
 
     def bars(self) -> list[tuple[float, float, RGB]]:
         """(x, mean, colour) of every bar drawn, left to right."""
-        drawn: list[tuple[float, float, RGB]] = []
+        return [(x, value, colour) for x, value, colour, _glyph in self._bars()]
+
+    def _bars(self) -> list[tuple[float, float, RGB, str]]:
+        drawn: list[tuple[float, float, RGB, str]] = []
         for i, row in enumerate(self.summary.postures):
             left = i * 3 + 1
-            for offset, (scale, colour) in enumerate(
-                zip(SESSION_CHART_BARS, bar_colours(row.posture), strict=True)
-            ):
+            styles = zip(SESSION_CHART_BARS, bar_colours(row.posture), BAR_GLYPHS, strict=True)
+            for offset, (scale, colour, glyph) in enumerate(styles):
                 value = row.means.get(scale.name)
                 if value is not None:
-                    drawn.append((left + offset, value, colour))
+                    drawn.append((left + offset, value, colour, glyph))
         return drawn
 
     def on_mount(self) -> None:
         plt = self.plt
-        for x, value, colour in self.bars():
-            plt.bar([x], [value], color=colour, width=0.8)
+        for x, value, colour, glyph in self._bars():
+            plt.bar([x], [value], color=colour, width=0.8, marker=glyph)
         ticks = [i * 3 + 1.5 for i in range(len(self.summary.postures))]
         plt.xticks(ticks, [POSTURES[row.posture].label.split()[0] for row in self.summary.postures])
         plt.yticks([0, 5, 10])  # three labels fit a chart of any height, at 80x24 too
