@@ -665,7 +665,7 @@ def draw_session(
             colour = POSTURE_COLOURS[posture]
             pair = means.get((test.value, posture.value), (None, None))
             by_name = {"subject_ease": pair[0], "tester_stability": pair[1]}
-            second, first = (by_name[scale.name] for scale in SESSION_CHART_BARS)
+            first, second = (by_name[scale.name] for scale in SESSION_CHART_BARS)
             for value, dx, solid in ((first, -0.2, True), (second, 0.2, False)):
                 if value is None:
                     ax.text(i + dx, 0.3, "n/a", ha="center", fontsize=8, color="#777777")

@@ -379,6 +379,13 @@ async def _screen_at(store: Store, size: tuple[int, int], name: str) -> str:
             app.show_next_step(session_id)
             await pilot.pause()
             await pilot.press({"trial": "7", "stop": "s", "correct": "u"}[name])
+        elif name == "summary":
+            session_id = started_session(store, subject=f"SM-{size[0]}", tester="AK")
+            rate_trials(store, session_id)
+            for test in StressTest:
+                for role in Role:
+                    store.record_ranking(session_id, test, role, list(Posture)[::-1])
+            app.show_next_step(session_id)
         elif name == "ranking":
             session_id = started_session(
                 store, subject=f"RK-{size[0]}", tests=(StressTest.VERTICAL,)
@@ -398,7 +405,9 @@ async def _screen_at(store: Store, size: tuple[int, int], name: str) -> str:
         return text
 
 
-@pytest.mark.parametrize("name", ["home", "setup", "safety", "trial", "stop", "correct", "ranking"])
+@pytest.mark.parametrize(
+    "name", ["home", "setup", "safety", "trial", "stop", "correct", "ranking", "summary"]
+)
 async def test_every_word_at_120x36_is_on_screen_at_80x24(tmp_path: Path, name: str) -> None:
     texts = []
     for size in (LARGE, SMALL):
