@@ -24,7 +24,7 @@ test: check
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m posturetest.bench
+	$(BIN)/python -m tests.bench.run
 
 # The torture test of tests/test_torture.py with 500 SIGKILLs instead of 20 (about 25 minutes);
 # it ends with "kills: N, confirmed ratings checked: M, lost: 0".

@@ -689,6 +689,7 @@ def draw_session(
         _tidy(ax)
     from matplotlib.patches import Patch
 
+    labels: tuple[str, ...]
     if compact:
         axes[0].set_ylabel("Mean rating, 0 to 10", fontsize=9)
         labels = ("You: ease", "Tester: stability")  # the report speaks to the subject

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from matplotlib.colors import to_hex, to_rgb
+from matplotlib.colors import to_hex, to_rgb, to_rgba
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 from rich.style import Style
 from rich.text import Text
 
@@ -55,8 +55,8 @@ def png_bars(fig: Figure) -> list[list[Bar]]:
             continue
         bars = []
         for p in patches:
-            r, g, b, a = p.get_facecolor()
-            over_white = to_hex(tuple(c * a + (1 - a) for c in (r, g, b)))
+            r, g, b, a = to_rgba(p.get_facecolor())
+            over_white = to_hex((r * a + 1 - a, g * a + 1 - a, b * a + 1 - a))
             bars.append(
                 Bar(to_hex(p.get_edgecolor()), not p.get_hatch(), p.get_height(), over_white)
             )
@@ -67,9 +67,12 @@ def png_bars(fig: Figure) -> list[list[Bar]]:
 def png_legend(fig: Figure) -> list[tuple[bool, str]]:
     """(plain swatch, words) of each legend entry, in order."""
     (legend,) = fig.legends
+    handles = legend.legend_handles
+    assert all(isinstance(h, Patch) for h in handles)
     return [
-        (not handle.get_hatch(), text.get_text())
-        for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True)
+        (not h.get_hatch(), text.get_text())
+        for h, text in zip(handles, legend.get_texts(), strict=True)
+        if isinstance(h, Patch)
     ]
 
 

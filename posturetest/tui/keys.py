@@ -70,14 +70,14 @@ def binding_ids() -> frozenset[str]:
 
 def load_keymap(path: Path) -> dict[str, str]:
     """The keymap of a keys file ({} when there is no file)."""
-    import tomllib
-
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise KeysFileError(f"cannot read the keys file {path}: {e.strerror or e}") from None
+    import tomllib  # only when there is a keys file
+
     try:
         table = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -1,6 +1,6 @@
 """`make bench`: figures against the targets the issues name. Not a test; prints, never fails.
 
-    python -m posturetest.bench [--sessions 100000] [--runs 10]
+    python -m tests.bench.run [--sessions 100000] [--runs 10]
 
 The database of synthetic sessions is built once with the store's own code and kept in
 bench-data/ (delete it to rebuild).
@@ -28,8 +28,10 @@ from posturetest.domain import (
     SessionStatus,
 )
 from posturetest.store import Store
+from tests.bench.common import BENCH_DIR, run_measured
+from tests.bench.plots import bench_plot
+from tests.bench.results import bench_stats
 
-BENCH_DIR = Path("bench-data")
 SUBJECTS_PER_SESSION = 4
 """Each synthetic subject comes back for this many sessions."""
 
@@ -182,19 +184,6 @@ def bench_confirm(db: Path, ratings: int) -> tuple[float, float]:
     return statistics.median(timings), timings[int(len(timings) * 0.95)]
 
 
-def _run_measured(args: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, float]:
-    """(seconds, peak resident MB) of one command, measured from outside."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(
-            f"{' '.join(args[:3])}... failed: {proc.stderr.read().decode() if proc.stderr else ''}"
-        )
-    return elapsed, usage.ru_maxrss / 1024
-
-
 def bench_export_import(db: Path, runs: int) -> None:
     posturetest = [sys.executable, "-m", "posturetest", "--db", str(db)]
     shell = shutil.which("sqlite3")
@@ -205,11 +194,11 @@ def bench_export_import(db: Path, runs: int) -> None:
         out = Path(tmp) / "trials.csv"
         ours, theirs, peaks = [], [], []
         for _ in range(runs):
-            seconds, _peak = _run_measured(
+            seconds, _peak = run_measured(
                 [shell, "-csv", "-header", str(db), "select * from trial_results"]
             )
             theirs.append(seconds)
-            seconds, peak = _run_measured(
+            seconds, peak = run_measured(
                 [*posturetest, "export", "--format", "csv", "--out", str(out)]
             )
             ours.append(seconds)
@@ -230,7 +219,7 @@ def bench_export_import(db: Path, runs: int) -> None:
         times, peaks = [], []
         for run in range(IMPORT_RUNS):
             target = Path(tmp) / f"imported-{run}.db"
-            seconds, peak = _run_measured(
+            seconds, peak = run_measured(
                 [sys.executable, "-m", "posturetest", "--db", str(target), "import", str(out)]
             )
             times.append(seconds)
@@ -268,9 +257,6 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     bench_export_import(db, max(1, args.runs // 3))
-
-    from posturetest.bench_plots import bench_plot
-    from posturetest.bench_results import bench_stats
 
     bench_stats(db)
     bench_plot(db)

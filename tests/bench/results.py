@@ -1,6 +1,6 @@
-"""Benchmark of `posturetest stats` against its targets, for `make bench` (posturetest.bench).
+"""Benchmark of `posturetest stats` against its targets, for `make bench` (tests/bench/run.py).
 
-    python -m posturetest.bench_results [DATABASE]
+    python -m tests.bench.results [DATABASE]
 
 Run as a user runs it: a fresh interpreter, so the time includes importing numpy and scipy.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from posturetest.bench import _run_measured
+from tests.bench.common import run_measured
 
 STATS_TARGET_S = 3.0
 STATS_TARGET_MB = 300
@@ -21,7 +21,7 @@ def bench_stats(db: Path) -> None:
 
     Opens the database only through the command, which reads it and writes nothing.
     """
-    seconds, peak = _run_measured(
+    seconds, peak = run_measured(
         [sys.executable, "-m", "posturetest", "--db", str(db), "stats", "--format", "json"]
     )
     verdict = "ok" if seconds <= STATS_TARGET_S and peak <= STATS_TARGET_MB else "OVER TARGET"

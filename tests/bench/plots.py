@@ -1,8 +1,8 @@
 """Time `posturetest plot compare` against its targets. Not a test; prints, never fails.
 
-    python -m posturetest.bench_plots [--sessions 100000]
+    python -m tests.bench.plots [--sessions 100000]
 
-Uses the database `python -m posturetest.bench` builds in bench-data/ and only reads it.
+Uses the database `make bench` builds in bench-data/ and only reads it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from posturetest.bench import BENCH_DIR, _run_measured
+from tests.bench.common import BENCH_DIR, run_measured
 
 PLOT_TARGET_S = 3.0
 PLOT_TARGET_MB = 300
@@ -22,7 +22,7 @@ def bench_plot(db: Path) -> None:
     """One run of `plot compare` to a PNG, measured from outside: wall time and peak memory."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "compare.png"
-        seconds, peak = _run_measured(
+        seconds, peak = run_measured(
             [
                 sys.executable,
                 "-m",
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     db = BENCH_DIR / f"bench-{args.sessions}.db"
     if not db.exists():
-        print(f"{db} does not exist: run `python -m posturetest.bench` first to build it")
+        print(f"{db} does not exist: run `make bench` first to build it")
         return
     bench_plot(db)
 

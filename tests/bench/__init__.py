@@ -1,0 +1,1 @@
+"""The benchmarks of `make bench` (not tests: pytest does not collect them)."""
