@@ -19,6 +19,7 @@ check: $(STAMP)
 	$(BIN)/ruff check posturetest tests
 	$(BIN)/ruff format --check posturetest tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: check
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
