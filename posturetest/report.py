@@ -19,6 +19,7 @@ from posturetest.domain import (
     POSITION_LABELS,
     POSTURE_COLOURS,
     POSTURES,
+    SESSION_STATUS_LABELS,
     STOP_REASON_LABELS,
     TESTS,
     Outcome,
@@ -54,12 +55,6 @@ DISCLAIMER = (
     "or rule out any condition, and they do not replace a clinician. If you have pain, or "
     "questions about your back or your posture, please talk to a doctor or a physiotherapist."
 )
-
-STATUS_WORDS = {
-    SessionStatus.COMPLETE: "complete",
-    SessionStatus.STOPPED: "stopped early",
-    SessionStatus.IN_PROGRESS: "not finished yet",
-}
 
 
 UNFINISHED = {
@@ -263,7 +258,7 @@ def _facts(session: Session) -> list[tuple[str, str]]:
         ("Date", when(session.started_at)),
         ("Position", POSITION_LABELS[session.position]),
         ("Tests", (" and ".join(tests) + (" test" if len(tests) == 1 else " tests")).capitalize()),
-        ("Session", STATUS_WORDS[session.status]),
+        ("Session", SESSION_STATUS_LABELS[session.status]),
     ]
 
 

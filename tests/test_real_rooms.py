@@ -451,12 +451,12 @@ async def test_ticks_and_choices_show_without_colour(
         await pilot.press("n")
         await pilot.pause()
         text = screen_text(app)
-        assert "▐ ▌ Blind" in text and "▐X▌ Ask the subject about discomfort" in text
-        assert "▐●▌ Sitting" in text and "▐ ▌ Standing" in text
+        assert "▐ ▌ Blind" in text and "▐✓▌ Ask the subject about discomfort" in text
+        assert "▐●▌ Sitting" in text and "▐○▌ Standing" in text
         app.screen.query_one("#blind").focus()
         await pilot.press("space")
         await pilot.pause()
-        assert "▐X▌ Blind" in screen_text(app)
+        assert "▐✓▌ Blind" in screen_text(app)
 
 
 async def test_where_question_mark_is_text_f1_is_help(store: Store) -> None:

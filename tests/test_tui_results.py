@@ -40,7 +40,7 @@ async def test_summary_draws_the_comparison_with_the_means(store: Store) -> None
         chart = app.screen.query_one(ComparisonChart)
         text = screen_text(app)
         assert "Vertical test" in text and "Anterior test" in text
-        assert "left: the subject's ease" in text and "right, pale: the tester's stability" in text
+        assert "Subject: ease" in text and "Tester: stability" in text
         assert len(chart.query(TestChart)) == 2
         # the table of means sits below the charts, on the same screen
         # rate_trials gives ligament 3, muscle 5, skeleton 8 (subject one less)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from posturetest.domain.plan import MAX_REPETITIONS
 from posturetest.domain.protocol import (
     NOTE_RULE,
-    SUBJECT_CODE_MAX_LENGTH,
+    SUBJECT_CODE_REGEX,
     OrderScheme,
     Outcome,
     Position,
@@ -34,7 +34,7 @@ from posturetest.domain.session import EndReason
 
 UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
-SUBJECT_PATTERN = f"[A-Za-z0-9_-]{{1,{SUBJECT_CODE_MAX_LENGTH}}}"
+SUBJECT_PATTERN = SUBJECT_CODE_REGEX
 
 
 @dataclass(frozen=True)

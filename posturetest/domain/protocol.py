@@ -14,7 +14,12 @@ PROTOCOL_VERSION = "1.0"
 """Bumped whenever wording, scales or the plan rules change; stored with every session."""
 
 SUBJECT_CODE_MAX_LENGTH = 32
-SUBJECT_CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{SUBJECT_CODE_MAX_LENGTH}}}")
+SUBJECT_CODE_CHARACTERS = "A-Za-z0-9_-"
+"""The characters of a subject code, as a character class (a regex's and SQLite GLOB's alike)."""
+SUBJECT_CODE_REGEX = rf"[{SUBJECT_CODE_CHARACTERS}]{{1,{SUBJECT_CODE_MAX_LENGTH}}}"
+"""A subject code, as a regular expression: the one definition the app, the database's CHECK,
+the import and the data package's schema all keep."""
+SUBJECT_CODE_PATTERN = re.compile(SUBJECT_CODE_REGEX)
 SUBJECT_CODE_RULE = f"1-{SUBJECT_CODE_MAX_LENGTH} letters, digits, '-' or '_'"
 
 NOTE_MAX_LENGTH = 2000
@@ -197,6 +202,13 @@ STOP_REASON_LABELS: dict[StopReason, str] = {
     StopReason.COULD_NOT_HOLD: "Could not hold the posture",
     StopReason.OTHER: "Other reason",
 }
+
+SESSION_STATUS_LABELS: dict[SessionStatus, str] = {
+    SessionStatus.IN_PROGRESS: "in progress",
+    SessionStatus.COMPLETE: "complete",
+    SessionStatus.STOPPED: "stopped early",
+}
+"""A session's status as every screen and the report say it."""
 
 ORDER_SCHEME_LABELS: dict[OrderScheme, str] = {
     OrderScheme.BALANCED: "Balanced (each posture order used equally across subjects)",

@@ -31,6 +31,7 @@ from posturetest.domain.protocol import (
     NOTE_CONTROL_CODES,
     NOTE_MAX_LENGTH,
     NOTE_RULE,
+    SUBJECT_CODE_CHARACTERS,
     SUBJECT_CODE_MAX_LENGTH,
 )
 from posturetest.domain.session import EndReason
@@ -95,11 +96,15 @@ def _schema(one_of: OneOf, *, named_trial_keys: bool) -> str:
         if named_trial_keys
         else ""
     )
+    subject_code_check = (
+        f"length(code) BETWEEN 1 AND {SUBJECT_CODE_MAX_LENGTH} "
+        f"AND code NOT GLOB '*[^{SUBJECT_CODE_CHARACTERS}]*'"
+    )
     return f"""
 CREATE TABLE subjects (
     subject_id TEXT PRIMARY KEY CHECK ({_UUID_CHECK.format(c="subject_id")}),
     code TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (
-        length(code) BETWEEN 1 AND {SUBJECT_CODE_MAX_LENGTH} AND code NOT GLOB '*[^A-Za-z0-9_-]*'
+        {subject_code_check}
     ),
     enrolment_index INTEGER NOT NULL CHECK (enrolment_index >= 0),
     created_at TEXT NOT NULL

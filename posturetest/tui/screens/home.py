@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Static
 
-from posturetest.domain import SessionStatus
+from posturetest.domain import SESSION_STATUS_LABELS, SessionStatus
 from posturetest.store import RecordError, SessionRow, StoreError
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.fields import FieldInput
@@ -18,15 +18,9 @@ from posturetest.tui.widgets.keybar import KeyBar
 
 PAGE_SIZE = 20
 
-STATUS_LABELS = {
-    SessionStatus.IN_PROGRESS: "in progress",
-    SessionStatus.COMPLETE: "complete",
-    SessionStatus.STOPPED: "stopped",
-}
-
 
 def status_label(row: SessionRow) -> str:
-    return "discarded" if row.end_reason == "discarded" else STATUS_LABELS[row.status]
+    return "discarded" if row.end_reason == "discarded" else SESSION_STATUS_LABELS[row.status]
 
 
 def trials_cell(row: SessionRow) -> str:

@@ -29,7 +29,7 @@ from posturetest.store import RecordError, Store, StoreError
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
-from posturetest.tui.widgets.marks import Choice, TickBox
+from posturetest.tui.widgets.toggles import Choice, TickBox
 
 
 class SubjectCodeSuggester(Suggester):

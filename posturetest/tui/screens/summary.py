@@ -17,12 +17,12 @@ from textual.widgets import Label, Static
 
 from posturetest.domain import (
     POSTURES,
+    SESSION_STATUS_LABELS,
     TESTS,
     Outcome,
     Posture,
     Role,
     Session,
-    SessionStatus,
     TestSummary,
     summarise,
 )
@@ -141,11 +141,7 @@ class SummaryScreen(SessionScreen):
         yield self.header()
         with Vertical(id="summary"):
             yield Label(self.context_line(), classes="context")
-            status = {
-                SessionStatus.COMPLETE: "complete",
-                SessionStatus.STOPPED: "stopped early",
-                SessionStatus.IN_PROGRESS: "in progress",
-            }[session.status]
+            status = SESSION_STATUS_LABELS[session.status]
             yield Label(
                 f"SESSION SUMMARY · {session.started_at[:10]} · {status}", classes="screen-title"
             )
