@@ -93,6 +93,20 @@ def crash_report(e: BaseException) -> str:
     return f"unexpected error ({type(e).__name__}); details in {log_path}"
 
 
+def out_option(
+    help_text: str, *, dest: str = "out_path", required: bool = True, metavar: str | None = None
+) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """The `--out` option of the commands that write a file or a folder."""
+    return click.option(
+        "--out",
+        dest,
+        required=required,
+        type=click.Path(path_type=Path),
+        metavar=metavar,
+        help=help_text,
+    )
+
+
 @click.group(
     cls=Posturetest,
     invoke_without_command=True,
@@ -221,11 +235,9 @@ def selection_options(f: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="What to write.",
 )
-@click.option(
-    "--out",
-    "out_path",
-    type=click.Path(path_type=Path),
-    help="File (csv, json, codebook) or folder (datapackage); default: standard output.",
+@out_option(
+    "File (csv, json, codebook) or folder (datapackage); default: standard output.",
+    required=False,
 )
 @click.option(
     "--deidentify",
@@ -479,13 +491,7 @@ def merge(ctx: click.Context, db_path: Path | None, others: tuple[Path, ...]) ->
 
 
 @main.command()
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Folder to write the data package into (created if missing).",
-)
+@out_option("Folder to write the data package into (created if missing).", dest="out_dir")
 @click.option(
     "--subjects",
     type=click.IntRange(1, 10_000),
@@ -523,14 +529,7 @@ def sample(out_dir: Path, subjects: int, seed: int) -> None:
 @db_option
 @selection_options
 @click.argument("kind", type=click.Choice(["compare", "agreement", "history", "order"]))
-@click.option(
-    "--out",
-    "out_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="The chart file: .png, .svg or .pdf.",
-)
+@out_option("The chart file: .png, .svg or .pdf.", metavar="FILE")
 @click.pass_context
 def plot(
     ctx: click.Context,
@@ -581,14 +580,7 @@ def plot(
 @main.command()
 @db_option
 @click.argument("session_id", metavar="SESSION_ID")
-@click.option(
-    "--out",
-    "out_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE.pdf",
-    help="The report file (PDF).",
-)
+@out_option("The report file (PDF).", metavar="FILE.pdf")
 @click.pass_context
 def report(ctx: click.Context, db_path: Path | None, session_id: str, out_path: Path) -> None:
     """Write a one-page PDF report of one session, to hand to the subject.
