@@ -28,7 +28,7 @@ from posturetest.domain import (
     Session,
     SessionStatus,
     StressTest,
-    TestSummary,
+    StressTestSummary,
     Trial,
     summarise,
 )
@@ -109,7 +109,7 @@ def when(started_at: str) -> str:
 
 
 def summary_sentence(
-    test: StressTest, summary: TestSummary | None, means: list[PostureResult]
+    test: StressTest, summary: StressTestSummary | None, means: list[PostureResult]
 ) -> str:
     """Which posture held best in one test, in plain words, from both rankings and the means."""
     label = TESTS[test].label
@@ -232,7 +232,7 @@ def build_report(store: Store, session_id: str) -> Figure:
 def _conclusions(
     page: _Page,
     by_test: dict[StressTest, list[PostureResult]],
-    summaries: dict[StressTest, TestSummary],
+    summaries: dict[StressTest, StressTestSummary],
     status: SessionStatus,
 ) -> None:
     """Everything below the chart: both rankings, the plain summary and the note."""
@@ -406,7 +406,7 @@ class _Page:
             colour="#555555",
         )
 
-    def rankings(self, tests: list[tuple[StressTest, TestSummary | None]]) -> None:
+    def rankings(self, tests: list[tuple[StressTest, StressTestSummary | None]]) -> None:
         cells = []
         for test, summary in tests:
             orders = [summary.rankings.get(role) if summary else None for role in RANK_ROLES]

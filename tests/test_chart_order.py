@@ -22,7 +22,7 @@ from posturetest.domain import POSTURE_COLOURS, Posture, Role, StressTest
 from posturetest.domain.scales import SESSION_CHART_BARS, SESSION_CHART_LABELS
 from posturetest.store import Store, results
 from posturetest.tui.screens.summary import SummaryScreen
-from posturetest.tui.widgets.chart import TestChart
+from posturetest.tui.widgets.chart import StressTestChart
 from tests.conftest import rate_trials, session_pilot, started_session
 
 BLANK = " "
@@ -90,7 +90,7 @@ def cells(text: Text) -> list[list[tuple[str, str | None]]]:
     return rows
 
 
-def terminal_bars(chart: TestChart) -> list[Bar]:
+def terminal_bars(chart: StressTestChart) -> list[Bar]:
     """The bars as rendered, left to right: runs of one glyph in one colour standing on the
     canvas's bottom row (just above the x axis)."""
     rendered = chart.render()
@@ -139,7 +139,7 @@ async def test_terminal_bars_are_the_pngs_in_order_colour_and_style(
     png = png_bars(plots.session_chart(store, session))
     async with session_pilot(store, session) as (app, _pilot):
         assert isinstance(app.screen, SummaryScreen)
-        charts = list(app.screen.query(TestChart))
+        charts = list(app.screen.query(StressTestChart))
         terminal = [terminal_bars(chart) for chart in charts]
     assert len(terminal) == len(png) == len(StressTest)
     posture_colours = [POSTURE_COLOURS[p].lower() for p in Posture]
@@ -184,7 +184,7 @@ async def test_key_names_each_bar_in_the_png_legends_words(store: Store, session
     legend = png_legend(plots.session_chart(store, session))
     async with session_pilot(store, session) as (app, _pilot):
         key = str(app.screen.query_one("#chart-key").render())
-        drawn = terminal_bars(app.screen.query_one(TestChart))
+        drawn = terminal_bars(app.screen.query_one(StressTestChart))
     words = [SESSION_CHART_LABELS[scale.name] for scale in SESSION_CHART_BARS]
     assert len(legend) == len(words) == 2
     positions = []

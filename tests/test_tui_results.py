@@ -13,7 +13,7 @@ from posturetest.tui.app import PostureTestApp
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.results import ResultsScreen
 from posturetest.tui.screens.summary import SummaryScreen
-from posturetest.tui.widgets.chart import ComparisonChart, TestChart, rgb
+from posturetest.tui.widgets.chart import ComparisonChart, StressTestChart, rgb
 from tests.conftest import SIZE, notices, rate_trials, session_pilot, started_session
 from tests.test_tui_flow import screen_text
 
@@ -41,7 +41,7 @@ async def test_summary_draws_the_comparison_with_the_means(store: Store) -> None
         text = screen_text(app)
         assert "Vertical test" in text and "Anterior test" in text
         assert "Subject: ease" in text and "Tester: stability" in text
-        assert len(chart.query(TestChart)) == 2
+        assert len(chart.query(StressTestChart)) == 2
         # the table of means sits below the charts, on the same screen
         # rate_trials gives ligament 3, muscle 5, skeleton 8 (subject one less)
         for value in ("3.0", "5.0", "8.0", "2.0", "4.0", "7.0"):

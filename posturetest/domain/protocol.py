@@ -106,9 +106,7 @@ class PostureCard:
 
 
 @dataclass(frozen=True)
-class TestCard:
-    __test__ = False  # not a pytest test class
-
+class StressTestCard:
     label: str
     tester_does: str
     subject_does: str
@@ -159,8 +157,8 @@ POSTURES: dict[Posture, PostureCard] = {
     ),
 }
 
-TESTS: dict[StressTest, TestCard] = {
-    StressTest.VERTICAL: TestCard(
+TESTS: dict[StressTest, StressTestCard] = {
+    StressTest.VERTICAL: StressTestCard(
         label="Vertical test",
         tester_does=(
             "Stand behind the subject. Rest both hands on top of the shoulders and press straight "
@@ -171,7 +169,7 @@ TESTS: dict[StressTest, TestCard] = {
             "stay where you were or feel squashed."
         ),
     ),
-    StressTest.ANTERIOR: TestCard(
+    StressTest.ANTERIOR: StressTestCard(
         label="Anterior test",
         tester_does=(
             "Stand in front or beside. Press down on both upturned palms, slowly and evenly. Feel "

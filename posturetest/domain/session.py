@@ -181,9 +181,7 @@ class PostureSummary:
 
 
 @dataclass(frozen=True)
-class TestSummary:
-    __test__ = False  # not a pytest test class
-
+class StressTestSummary:
     test: StressTest
     postures: list[PostureSummary]
     rankings: dict[Role, tuple[Posture, ...]]
@@ -203,7 +201,7 @@ class TestSummary:
 
 def summarise(
     trials: Sequence[Trial], rankings: Iterable[Ranking], scales: Sequence[Scale]
-) -> list[TestSummary]:
+) -> list[StressTestSummary]:
     by_test: dict[StressTest, dict[Role, tuple[Posture, ...]]] = {}
     for r in rankings:
         by_test.setdefault(r.test, {})[r.role] = r.order
@@ -217,5 +215,5 @@ def summarise(
                 values = [v for t in rated if (v := t.rating(scale)) is not None]
                 means[scale.name] = sum(values) / len(values) if values else None
             postures.append(PostureSummary(posture, len(rated), means))
-        summaries.append(TestSummary(test, postures, by_test.get(test, {})))
+        summaries.append(StressTestSummary(test, postures, by_test.get(test, {})))
     return summaries

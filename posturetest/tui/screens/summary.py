@@ -23,7 +23,7 @@ from posturetest.domain import (
     Posture,
     Role,
     Session,
-    TestSummary,
+    StressTestSummary,
     summarise,
 )
 from posturetest.domain.session import PostureSummary
@@ -47,7 +47,7 @@ def mean_cell(value: float | None) -> Text:
     return Text(f"{value:.1f}", justify="right")
 
 
-def ranking_text(summary: TestSummary, role: Role) -> str:
+def ranking_text(summary: StressTestSummary, role: Role) -> str:
     order = summary.rankings.get(role)
     if not order:
         return "not ranked"
@@ -165,14 +165,14 @@ class SummaryScreen(SessionScreen):
                 yield Static("; ".join(lines), id="stopped-trials")
         yield KeyBar()
 
-    def _table(self, summaries: list[TestSummary]) -> Table:
+    def _table(self, summaries: list[StressTestSummary]) -> Table:
         """One table for every test: a column per test and posture; rows for the mean of each
         scale, the trials rated and both rankings (fits 80 columns with both tests)."""
         table = Table(
             box=box.SIMPLE_HEAD, expand=False, padding=(0, 1), pad_edge=False, show_edge=False
         )
         table.add_column("mean of")
-        columns: list[tuple[TestSummary, Posture]] = []
+        columns: list[tuple[StressTestSummary, Posture]] = []
         for summary in summaries:
             for i, row in enumerate(summary.postures):
                 head = TESTS[summary.test].label.split()[0] if i == 0 else ""
@@ -181,7 +181,7 @@ class SummaryScreen(SessionScreen):
                 )
                 columns.append((summary, row.posture))
 
-        def posture_row(summary: TestSummary, posture: Posture) -> PostureSummary:
+        def posture_row(summary: StressTestSummary, posture: Posture) -> PostureSummary:
             return next(r for r in summary.postures if r.posture is posture)
 
         for scale in self.session.scales:
@@ -198,7 +198,7 @@ class SummaryScreen(SessionScreen):
             table.add_row(label, *cells)
         return table
 
-    def _verdict(self, summary: TestSummary) -> str:
+    def _verdict(self, summary: StressTestSummary) -> str:
         test = TESTS[summary.test].label
         agree = summary.agree_on_best
         if agree is True:

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from posturetest.domain import POSTURE_COLOURS, POSTURES, TESTS, Posture, TestSummary
+from posturetest.domain import POSTURE_COLOURS, POSTURES, TESTS, Posture, StressTestSummary
 from posturetest.domain.scales import SESSION_CHART_BARS, SESSION_CHART_LABELS
 
 RGB = tuple[int, int, int]
@@ -57,18 +57,16 @@ def key_text() -> Text:
     return text
 
 
-class TestChart(PlotextPlot):
+class StressTestChart(PlotextPlot):
     """One test: per posture, the subject's mean ease and the tester's mean stability (0-10)."""
 
-    __test__ = False  # not a pytest test class
-
     DEFAULT_CSS = """
-    TestChart {
+    StressTestChart {
         height: 14;
     }
     """
 
-    def __init__(self, summary: TestSummary) -> None:
+    def __init__(self, summary: StressTestSummary) -> None:
         super().__init__()
         self.summary = summary
 
@@ -110,7 +108,7 @@ class ComparisonChart(Vertical):
     ComparisonChart > Horizontal {
         height: 1fr;
     }
-    ComparisonChart TestChart {
+    ComparisonChart StressTestChart {
         height: 100%;
         width: 1fr;
     }
@@ -120,12 +118,12 @@ class ComparisonChart(Vertical):
     }
     """
 
-    def __init__(self, summaries: list[TestSummary], *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, summaries: list[StressTestSummary], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.summaries = summaries
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             for summary in self.summaries:
-                yield TestChart(summary)
+                yield StressTestChart(summary)
         yield Static(key_text(), id="chart-key")
