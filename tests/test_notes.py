@@ -15,7 +15,7 @@ import pytest
 
 from posturetest.domain import NOTE_MAX_LENGTH, NOTE_RULE, StopReason, note_problem
 from posturetest.store import RecordError, Store
-from posturetest.tui.screens.dialogs import StopDialog
+from posturetest.tui.dialogs import StopDialog
 from tests.conftest import session_pilot, started_session
 
 POSTURETEST = Path(sys.executable).parent / "posturetest"

@@ -20,9 +20,9 @@ from textual.widgets._toast import Toast
 from posturetest.domain import SAFETY_KEYS, Posture, Role, SessionSetup, StressTest
 from posturetest.store import Store
 from posturetest.tui.app import PostureTestApp
+from posturetest.tui.dialogs import CorrectDialog, StopDialog
+from posturetest.tui.dialogs.help import HelpScreen
 from posturetest.tui.keys import all_bindings, load_keymap
-from posturetest.tui.screens.dialogs import CorrectDialog, StopDialog
-from posturetest.tui.screens.help import HelpScreen
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.ranking import RankingScreen
 from posturetest.tui.screens.safety import SafetyScreen

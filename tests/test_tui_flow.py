@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Input
 from posturetest.domain import Outcome, SessionSetup, SessionStatus
 from posturetest.store import Store
 from posturetest.tui.app import PostureTestApp
-from posturetest.tui.screens.dialogs import CorrectDialog, StopDialog
-from posturetest.tui.screens.help import HelpScreen
+from posturetest.tui.dialogs import CorrectDialog, StopDialog
+from posturetest.tui.dialogs.help import HelpScreen
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.ranking import RankingScreen
 from posturetest.tui.screens.safety import SafetyScreen

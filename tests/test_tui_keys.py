@@ -18,7 +18,7 @@ from posturetest.domain import (
 )
 from posturetest.store import Store
 from posturetest.tui.app import PostureTestApp
-from posturetest.tui.screens.dialogs import StopDialog
+from posturetest.tui.dialogs import StopDialog
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.ranking import RankingScreen
 from posturetest.tui.screens.safety import SafetyScreen

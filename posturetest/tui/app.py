@@ -137,7 +137,7 @@ class PostureTestApp(TypeAheadApp):
             self.call_from_thread(self._damaged, self.store.damaged)
 
     def _damaged(self, problem: str) -> None:
-        from posturetest.tui.screens.dialogs import DamagedDialog
+        from posturetest.tui.dialogs import DamagedDialog
 
         self.push_screen(DamagedDialog(self.db_label, problem))
 
@@ -158,7 +158,7 @@ class PostureTestApp(TypeAheadApp):
         self.run_worker(lambda: self.store.db, thread=True, name="warm-store", group="warm")
 
     def action_help(self) -> None:
-        from posturetest.tui.screens.help import HelpScreen
+        from posturetest.tui.dialogs.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))

@@ -20,29 +20,17 @@ class KeysFileError(ValueError):
     """The keys file cannot be used; the message is one line for the user."""
 
 
-SCREEN_MODULES = (
-    "base",
-    "dialogs",
-    "help",
-    "home",
-    "ranking",
-    "results",
-    "safety",
-    "setup",
-    "summary",
-    "trial",
-)
-
-
 def _binding_owners() -> list[type]:
+    """Every class of tui/ that declares BINDINGS of its own (every module is walked, so a new
+    screen or dialog cannot escape the check that each binding has an id)."""
     import importlib
+    import pkgutil
 
-    from posturetest.tui.app import PostureTestApp
-    from posturetest.tui.widgets.rating import RatingScale
+    import posturetest.tui as tui
 
-    owners: list[type] = [PostureTestApp, RatingScale]
-    for name in SCREEN_MODULES:
-        module = importlib.import_module(f"posturetest.tui.screens.{name}")
+    owners: list[type] = []
+    for info in pkgutil.walk_packages(tui.__path__, "posturetest.tui."):
+        module = importlib.import_module(info.name)
         owners.extend(
             value
             for value in vars(module).values()

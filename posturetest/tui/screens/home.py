@@ -224,7 +224,7 @@ class HomeScreen(AppScreen):
         self.posture_app.show_next_step(row.session_id)
 
     def action_discard(self) -> None:
-        from posturetest.tui.screens.dialogs import DiscardDialog
+        from posturetest.tui.dialogs import DiscardDialog
 
         row = self._selected()
         if row is None:

@@ -21,8 +21,8 @@ from posturetest.domain import (
     progress,
 )
 from posturetest.store import RecordError, StoreBusy, StoreError
+from posturetest.tui.dialogs import CorrectDialog, Correction, StopChoice, StopDialog
 from posturetest.tui.screens.base import SessionScreen
-from posturetest.tui.screens.dialogs import CorrectDialog, Correction, StopChoice, StopDialog
 from posturetest.tui.widgets.keybar import KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
@@ -275,7 +275,7 @@ class TrialScreen(SessionScreen):
     # -- note -------------------------------------------------------------------------------
 
     def action_note(self) -> None:
-        from posturetest.tui.screens.dialogs import NoteDialog
+        from posturetest.tui.dialogs import NoteDialog
 
         def noted(note: str | None) -> None:
             if note is not None:
