@@ -72,18 +72,18 @@ class TypeAheadApp(App[int]):
         pumps: list[MessagePump] = [self, *screen.walk_children(with_self=True)]
         remaining = 0
 
-        def one_done() -> None:
+        def one_done(last: MessagePump) -> None:
             nonlocal remaining
             remaining -= 1
             if remaining == 0:
-                busy = self._moved_on(screen) or any(_has_messages(p) for p in pumps)
+                busy = self._moved_on(screen) or any(_busy(p, p is last) for p in pumps)
                 if busy and rounds > 1 and monotonic() < deadline:
                     self._settle_round(release, deadline, rounds - 1)
                 else:
                     release()
 
         for pump in pumps:
-            if pump.call_later(one_done):
+            if pump.call_later(one_done, pump):
                 remaining += 1
         if remaining == 0:
             release()
@@ -117,6 +117,12 @@ def _key_name(character: str) -> str:
     return _character_to_key(character)
 
 
-def _has_messages(pump: MessagePump) -> bool:
+def _busy(pump: MessagePump, running_this: bool) -> bool:
+    """The pump holds a message not yet handled: queued, or taken and still being handled (an
+    asyncio queue counts a message until task_done, which Textual calls after handling it). The
+    pump running this check counts its own marker message once."""
     queue = getattr(pump, "_message_queue", None)
-    return bool(queue is not None and not queue.empty())
+    if queue is None:
+        return False
+    unfinished: int = getattr(queue, "_unfinished_tasks", queue.qsize())
+    return unfinished > (1 if running_this else 0)
