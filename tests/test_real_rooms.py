@@ -364,6 +364,7 @@ def _words(text: str) -> set[str]:
 
 async def _screen_at(store: Store, size: tuple[int, int], name: str) -> str:
     app = PostureTestApp(store)
+    app.db_label = "~/study.db"  # the same file name at both sizes (a long path is shortened)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         if name == "setup":
@@ -474,3 +475,18 @@ async def test_where_question_mark_is_text_f1_is_help(store: Store) -> None:
         await pilot.press("escape", "enter")
         await pilot.pause()
     assert store.trials(session_id)[0].note == "why?"
+
+
+async def test_a_long_database_path_keeps_the_name_and_the_file_in_view(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "study-site-2.db"
+    deep.parent.mkdir()
+    store = Store(deep)
+    try:
+        app = PostureTestApp(store)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.pause()
+            top = screen_text(app).splitlines()[0]
+    finally:
+        store.close()
+    assert top.lstrip().startswith("posturetest") and top.endswith("study-site-2.db")
+    assert "…" in top and len(top) <= SMALL[0]
