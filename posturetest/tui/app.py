@@ -23,6 +23,7 @@ from posturetest.domain import (
 )
 from posturetest.store import RecordError, Store, StoreError
 from posturetest.tui.typeahead import TypeAheadApp
+from posturetest.tui.widgets.keybar import HELP_KEYS
 
 if TYPE_CHECKING:
     from posturetest.tui.screens.base import SessionScreen
@@ -46,18 +47,7 @@ class PostureTestApp(TypeAheadApp):
             id="quit",
             priority=True,
         ),
-        Binding(
-            "question_mark", "help", "Help", key_display="?", tooltip="List every key", id="help"
-        ),
-        Binding(
-            "f1",
-            "help",
-            "Help",
-            key_display="F1",
-            tooltip="List every key (also where ? is typed as text)",
-            id="help-f1",
-            show=False,
-        ),
+        *HELP_KEYS,
     ]
 
     def __init__(

@@ -18,8 +18,7 @@ from posturetest.domain import (
     Trial,
     short_text_problem,
 )
-from posturetest.tui.dialogs.keys import HELP_KEYS
-from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.keybar import HELP_KEYS, KeyBar
 from posturetest.tui.widgets.rating import RatingScale
 
 

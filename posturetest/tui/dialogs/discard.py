@@ -10,8 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
-from posturetest.tui.dialogs.keys import HELP_KEYS
-from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.keybar import HELP_KEYS, KeyBar
 
 
 class DiscardDialog(ModalScreen[bool]):

@@ -19,8 +19,7 @@ from posturetest.domain import (
     note_problem,
 )
 from posturetest.domain.protocol import NOTE_PATTERN
-from posturetest.tui.dialogs.keys import HELP_KEYS
-from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.keybar import HELP_KEYS, KeyBar
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,29 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 
 HELP_ACTIONS = ("help", "app.help")
+
+HELP_KEYS: list[BindingType] = [
+    Binding(
+        "question_mark", "app.help", "Help", key_display="?", tooltip="List every key", id="help"
+    ),
+    Binding(
+        "f1",
+        "app.help",
+        "Help",
+        key_display="F1",
+        tooltip="List every key",
+        id="help-f1",
+        show=False,
+    ),
+]
+"""The app's help keys, and every dialog's (a dialog stops the app's keys): ? opens the help,
+and F1 where ? is typed as text (a note, a reason)."""
 
 
 @dataclass(frozen=True)
