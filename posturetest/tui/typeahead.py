@@ -11,6 +11,7 @@ opened): then the next one is sent to whatever has the focus by then.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
@@ -58,12 +59,19 @@ class TypeAheadApp(App[int]):
         def release() -> None:
             if token == self._settle_token:
                 self._settle_token += 1  # only once
+                limit.stop()
                 self.call_later(self._next_key)
 
-        self.set_timer(SETTLE_LIMIT_S, release)
-        self._settle_round(release, deadline, ROUNDS_LIMIT)
+        limit = self.set_timer(SETTLE_LIMIT_S, release)
+        self._settle_round(release, lambda: token != self._settle_token, deadline, ROUNDS_LIMIT)
 
-    def _settle_round(self, release: Any, deadline: float, rounds: int) -> None:
+    def _settle_round(
+        self,
+        release: Callable[[], None],
+        released: Callable[[], bool],
+        deadline: float,
+        rounds: int,
+    ) -> None:
         try:
             screen = self.screen
         except Exception:  # no screen (closing)
@@ -75,10 +83,10 @@ class TypeAheadApp(App[int]):
         def one_done(last: MessagePump) -> None:
             nonlocal remaining
             remaining -= 1
-            if remaining == 0:
+            if remaining == 0 and not released():  # (the time limit may have released it)
                 busy = self._moved_on(screen) or any(_busy(p, p is last) for p in pumps)
                 if busy and rounds > 1 and monotonic() < deadline:
-                    self._settle_round(release, deadline, rounds - 1)
+                    self._settle_round(release, released, deadline, rounds - 1)
                 else:
                     release()
 

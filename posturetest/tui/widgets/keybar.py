@@ -99,33 +99,26 @@ class KeyBar(Widget):
     def _bindings_changed(self, screen: Screen[object]) -> None:
         self.refresh(layout=True)
 
-    def _lines(self, width: int) -> list[list[tuple[str, KeyItem]]]:
-        """The keys laid out in lines of at most `width` cells: two spaces between keys when
-        one line holds them all so, else one, else folded onto more lines."""
-        items = shown_keys(self.screen)
-        pieces = [(f" {i.display} ", i) for i in items]
+    def _layout(self, width: int) -> tuple[list[list[tuple[str, KeyItem]]], int]:
+        """The keys laid out in lines of at most `width` cells, and the gap between keys: two
+        spaces when one line holds them all so, else one, else folded onto more lines."""
+        pieces = [(f" {i.display} ", i) for i in shown_keys(self.screen)]
         for gap in (2, 1):
-            total = sum(len(p) + len(i.description) + gap - 1 for p, i in pieces) + 1
-            if total <= width:
-                return [pieces]
+            if _width(pieces, gap) <= width:
+                return [pieces], gap
         lines: list[list[tuple[str, KeyItem]]] = [[]]
-        used = 0
-        for piece, item in pieces:
-            size = len(piece) + len(item.description)
-            if lines[-1] and used + size > width:
+        for piece in pieces:
+            # a folded line may use the bar's last cell too
+            if lines[-1] and _width([*lines[-1], piece], 1) > width + 1:
                 lines.append([])
-                used = 0
-            lines[-1].append((piece, item))
-            used += size
-        return lines
+            lines[-1].append(piece)
+        return lines, 1
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return max(1, len(self._lines(width)))
+        return max(1, len(self._layout(width)[0]))
 
     def render(self) -> Text:
-        width = self.size.width or 80
-        lines = self._lines(width)
-        gap = 2 if len(lines) == 1 and self._fits(lines[0], 2, width) else 1
+        lines, gap = self._layout(self.size.width or 80)
         key_style = self.get_component_rich_style("keybar--key")
         text = Text(no_wrap=True, overflow="ellipsis")
         self._spans = []
@@ -133,23 +126,25 @@ class KeyBar(Widget):
             if row:
                 text.append("\n")
             column = 0
-            for piece, item in line:
+            for index, (piece, item) in enumerate(line):
+                if index:
+                    text.append(" " * (gap - 1))
+                    column += gap - 1
                 start = column
                 text.append(piece, style=key_style)
                 text.append(item.description, style=Style() if item.enabled else Style(dim=True))
                 column += len(piece) + len(item.description)
-                if (piece, item) != line[-1]:
-                    text.append(" " * (gap - 1))
-                    column += gap - 1
                 self._spans.append((row, start, column, item.key))
         return text
-
-    @staticmethod
-    def _fits(line: list[tuple[str, KeyItem]], gap: int, width: int) -> bool:
-        return sum(len(p) + len(i.description) + gap - 1 for p, i in line) + 1 <= width
 
     def on_click(self, event: events.Click) -> None:
         for row, start, end, key in self._spans:
             if row == event.y and start <= event.x < end:
                 self.app.simulate_key(key.split(",")[0])
                 return
+
+
+def _width(pieces: list[tuple[str, KeyItem]], gap: int) -> int:
+    """Cells a line of keys takes, with `gap` spaces between keys (one of them is the key's own
+    padding) and the bar's last cell."""
+    return sum(len(piece) + len(item.description) + gap - 1 for piece, item in pieces) + 1
