@@ -47,11 +47,12 @@ from posturetest.tui.app import PostureTestApp
 from posturetest.tui.screens.home import HomeScreen
 from posturetest.tui.screens.ranking import RankingScreen
 from posturetest.tui.screens.results import ResultsScreen
-from posturetest.tui.screens.safety import SafetyScreen, YesNo
+from posturetest.tui.screens.safety import SafetyScreen
 from posturetest.tui.screens.setup import SetupScreen
 from posturetest.tui.screens.summary import SummaryScreen, output_name
 from posturetest.tui.screens.trial import TrialScreen
 from posturetest.tui.widgets.rating import RatingScale
+from posturetest.tui.widgets.yesno import YesNo
 
 SIZE = (120, 36)
 TIMEOUT = 30.0

@@ -209,6 +209,7 @@ class Store:
         self.readonly = readonly
         self.conn = connect(path, readonly=readonly, check=check)
         self._lock = threading.RLock()
+        self._db: sqlite_utils.Database | None = None
         self.wait_for_writer: Callable[[], None] | None = None
         """When set, a write that finds the file held by another writer waits for it (calling
         this once, to say so) instead of failing; ctrl+c stops the wait."""
@@ -246,13 +247,22 @@ class Store:
         if self.damaged:
             raise StoreDamaged(f"{self.path} is damaged ({self.damaged}); refused")
 
-    @cached_property
+    @property
     def db(self) -> sqlite_utils.Database:
-        """sqlite-utils on our connection, imported on first use: it costs ~80 ms, and the home
-        screen only reads. The app warms it in a thread once the first screen is painted."""
-        import sqlite_utils
+        """sqlite-utils on our connection, imported on first use: the import costs ~80 ms, and
+        the home screen only reads (the app imports it in a thread once the first screen is
+        painted). It is built under the connection's lock: building it runs a PRAGMA and then
+        commits any transaction that opened meanwhile, which would end another thread's write
+        half-way."""
+        db = self._db
+        if db is None:
+            import sqlite_utils
 
-        return sqlite_utils.Database(self.conn, execute_plugins=False)
+            with self._lock:
+                if self._db is None:
+                    self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
+                db = self._db
+        return db
 
     def close(self) -> None:
         """Close the connection, and the background check's (interrupted if still running, so

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
-from textual.notifications import Notify
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from posturetest.config import display_path
@@ -63,11 +63,20 @@ class PostureTestApp(TypeAheadApp):
         self.store_failure: StoreError | None = None
         """A problem of the file that ended the app (run_app reports it as one line)."""
 
-    def _on_notify(self, event: Notify) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """One notice at a time: a new one replaces the one showing (they show at the top
-        right, away from the ratings and the ranking: see app.tcss)."""
-        self._notifications.clear()
-        super()._on_notify(event)
+        right, away from the ratings and the ranking: see app.tcss). Like Textual's, safe to
+        call from a thread: the clearing is queued ahead of the notice."""
+        self.call_later(self.clear_notifications)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _handle_exception(self, error: Exception) -> None:
         """A problem of the database file (damaged, gone read-only) ends the app with one line
@@ -145,7 +154,9 @@ class PostureTestApp(TypeAheadApp):
         self.exit()
 
     def _warm_store(self) -> None:
-        self.run_worker(lambda: self.store.db, thread=True, name="warm-store", group="warm")
+        """Import sqlite-utils (~80 ms) in a thread before the first write needs it; the thread
+        runs no SQL on the app's connection."""
+        self.run_worker(_import_sqlite_utils, thread=True, name="warm-store", group="warm")
 
     def action_help(self) -> None:
         from posturetest.tui.dialogs.help import HelpScreen
@@ -156,13 +167,14 @@ class PostureTestApp(TypeAheadApp):
             self.screen.dismiss()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The command palette offers what the current screen's keys do, then the app's own."""
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.description and binding.show:
+        """The command palette offers what the current screen's keys do (its own, inherited and
+        its focused widget's, as the key bar shows them), then the app's own."""
+        for node, binding, enabled, tooltip in screen.active_bindings.values():
+            if node is not self and enabled and binding.description and binding.show:
                 yield SystemCommand(
                     binding.description,
-                    binding.tooltip or binding.description,
-                    partial(screen.run_action, binding.action),
+                    tooltip or binding.description,
+                    partial(self.run_action, binding.action, node),
                 )
         yield from super().get_system_commands(screen)
 
@@ -218,3 +230,7 @@ class PostureTestApp(TypeAheadApp):
             self.pop_screen()
         if isinstance(self.screen, HomeScreen):
             self.screen.reload()
+
+
+def _import_sqlite_utils() -> None:
+    import sqlite_utils  # noqa: F401

@@ -22,6 +22,7 @@ from textual.message_pump import MessagePump
 SETTLE_LIMIT_S = 0.5
 """A key never waits longer than this for the one before it (an animation, a worker)."""
 ROUNDS_LIMIT = 40
+QUIET_ROUNDS = 2
 
 
 class TypeAheadApp(App[int]):
@@ -71,7 +72,12 @@ class TypeAheadApp(App[int]):
         released: Callable[[], bool],
         deadline: float,
         rounds: int,
+        quiet: int = 0,
     ) -> None:
+        """Post a marker to every pump and look again when all have run. A round's end proves
+        every message posted before it began handled; a handler still running (it awaited) may
+        post more, so the key is released after QUIET_ROUNDS rounds in a row that end with every
+        queue empty."""
         try:
             screen = self.screen
         except Exception:  # no screen (closing)
@@ -80,18 +86,19 @@ class TypeAheadApp(App[int]):
         pumps: list[MessagePump] = [self, *screen.walk_children(with_self=True)]
         remaining = 0
 
-        def one_done(last: MessagePump) -> None:
+        def one_done() -> None:
             nonlocal remaining
             remaining -= 1
             if remaining == 0 and not released():  # (the time limit may have released it)
-                busy = self._moved_on(screen) or any(_busy(p, p is last) for p in pumps)
-                if busy and rounds > 1 and monotonic() < deadline:
-                    self._settle_round(release, released, deadline, rounds - 1)
+                busy = self._moved_on(screen) or any(_queued(p) for p in pumps)
+                now_quiet = 0 if busy else quiet + 1
+                if now_quiet < QUIET_ROUNDS and rounds > 1 and monotonic() < deadline:
+                    self._settle_round(release, released, deadline, rounds - 1, now_quiet)
                 else:
                     release()
 
         for pump in pumps:
-            if pump.call_later(one_done, pump):
+            if pump.call_later(one_done):
                 remaining += 1
         if remaining == 0:
             release()
@@ -125,12 +132,7 @@ def _key_name(character: str) -> str:
     return _character_to_key(character)
 
 
-def _busy(pump: MessagePump, running_this: bool) -> bool:
-    """The pump holds a message not yet handled: queued, or taken and still being handled (an
-    asyncio queue counts a message until task_done, which Textual calls after handling it). The
-    pump running this check counts its own marker message once."""
+def _queued(pump: MessagePump) -> bool:
+    """Messages wait in the pump's queue (the marker that runs this check is already taken)."""
     queue = getattr(pump, "_message_queue", None)
-    if queue is None:
-        return False
-    unfinished: int = getattr(queue, "_unfinished_tasks", queue.qsize())
-    return unfinished > (1 if running_this else 0)
+    return queue is not None and queue.qsize() > 0

@@ -15,6 +15,7 @@ from posturetest.store import RecordError, SessionRow, StoreError
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.session_table import SessionTable
 
 PAGE_SIZE = 20
 
@@ -32,20 +33,6 @@ def trials_cell(row: SessionRow) -> str:
     if row.skipped:
         parts.append(f"{row.skipped} skipped")
     return ", ".join(parts)
-
-
-class SessionTable(DataTable[str]):
-    """The list of sessions; Enter opens the one under the cursor (and says so in the footer)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "enter",
-            "select_cursor",
-            "Open",
-            tooltip="Resume the session, or see its summary",
-            id="open-row",
-        ),
-    ]
 
 
 class HomeScreen(AppScreen):

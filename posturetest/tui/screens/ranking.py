@@ -41,7 +41,6 @@ class RankingScreen(SessionScreen):
             tooltip="Save this ranking",
             id="confirm-ranking",
         ),
-        *SessionScreen.BINDINGS,
     ]
 
     def __init__(self, session_id: str, test: StressTest, roles: tuple[Role, ...]) -> None:

@@ -4,78 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
-from textual.reactive import reactive
-from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from posturetest.domain import (
     CLINICIAN_MAX_LENGTH,
     SAFETY_QUESTIONS,
-    SafetyQuestion,
     short_text_problem,
 )
 from posturetest.store import RecordError, StoreError
 from posturetest.tui.screens.base import SessionScreen
 from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
-
-
-class YesNo(Widget, can_focus=True):
-    """One question: y or n answers it (a click on either word works too)."""
-
-    DEFAULT_CSS = """
-    YesNo { height: auto; padding: 0 1; }
-    YesNo:focus { background: $boost; }
-    """
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", tooltip="Answer yes", id="answer-yes"),
-        Binding("n", "answer(False)", "No", tooltip="Answer no", id="answer-no"),
-    ]
-
-    answer: reactive[bool | None] = reactive(None)
-
-    class Answered(Message):
-        def __init__(self, question: YesNo) -> None:
-            self.question = question
-            super().__init__()
-
-    def __init__(self, question: SafetyQuestion) -> None:
-        super().__init__(id=f"q-{question.key}")
-        self.question = question
-
-    def render(self) -> Table:
-        """The question on the left (it may wrap), the answer always whole on the right."""
-        answer = Text(no_wrap=True)
-        for label, value in (("yes", True), ("no", False)):
-            mark = "(•)" if self.answer is value else "( )"
-            style = "bold" if self.answer is value else "dim"
-            answer.append(f"  {mark} {label}", style=style)
-        grid = Table.grid(expand=True)
-        grid.add_column(ratio=1)
-        grid.add_column(no_wrap=True, justify="right")
-        grid.add_row(Text(self.question.text), answer)
-        return grid
-
-    def action_answer(self, value: bool) -> None:
-        self.answer = value
-        # Move on inside the key's own action, so a quick "nnnnn" answers five questions.
-        self.screen.focus_next()
-        self.post_message(self.Answered(self))
-
-    def on_click(self) -> None:
-        self.focus()
+from posturetest.tui.widgets.yesno import YesNo
 
 
 class SafetyScreen(SessionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *SessionScreen.BINDINGS,
         Binding(
             "ctrl+s",
             "submit",

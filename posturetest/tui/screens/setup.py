@@ -8,7 +8,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.suggester import Suggester
 from textual.widgets import Button, Checkbox, Input, Label, RadioSet
 
 from posturetest.domain import (
@@ -25,23 +24,12 @@ from posturetest.domain import (
     subject_code_problem,
 )
 from posturetest.domain.plan import MAX_REPETITIONS
-from posturetest.store import RecordError, Store, StoreError
+from posturetest.store import RecordError, StoreError
 from posturetest.tui.screens.base import AppScreen
 from posturetest.tui.widgets.fields import FieldInput
 from posturetest.tui.widgets.keybar import KeyBar
+from posturetest.tui.widgets.subject_codes import SubjectCodeSuggester
 from posturetest.tui.widgets.toggles import Choice, TickBox
-
-
-class SubjectCodeSuggester(Suggester):
-    """Offers existing subject codes while the tester types."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__(use_cache=False, case_sensitive=False)
-        self.store = store
-
-    async def get_suggestion(self, value: str) -> str | None:
-        codes = self.store.subject_codes(value, limit=1) if value else []
-        return codes[0] if codes else None
 
 
 class SetupScreen(AppScreen):

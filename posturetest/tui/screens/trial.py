@@ -59,7 +59,6 @@ class TrialScreen(SessionScreen):
             Binding(str(d), f"rating_digit({d})", show=False, id=f"trial-digit-{d}")
             for d in range(10)
         ],
-        *SessionScreen.BINDINGS,
     ]
 
     def __init__(self, session_id: str, trial_id: str) -> None:
