@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from posturetest.domain import PROTOCOL_VERSION
+from posturetest.domain import PROTOCOL_VERSION, REQUIRED_SCALES
 from posturetest.domain.interchange import (
     CORRECTION_FIELDS,
     RANKING_FIELDS,
@@ -17,11 +17,13 @@ from posturetest.domain.interchange import (
 )
 
 _UNITS = {
-    "tester_stability": "points (0-10)",
-    "subject_ease": "points (0-10)",
-    "discomfort": "points (0-10)",
-    "tester_effort": "points (0-10)",
+    f.scale.name: f"points ({f.scale.minimum}-{f.scale.maximum})"
+    for f in TRIAL_FIELDS
+    if f.scale is not None
 }
+"""Every rating column's unit and range, in the trial table's column order."""
+_RANGE = f"{min(s.minimum for s in REQUIRED_SCALES)}-{max(s.maximum for s in REQUIRED_SCALES)}"
+"""The range of the ratings every rated trial has, for the database's description."""
 
 
 def _columns(fields: tuple[Field, ...]) -> dict[str, str]:
@@ -37,7 +39,7 @@ def metadata(db_path: Path) -> dict[str, Any]:
         "title": "posturetest",
         "description": (
             "Posture stress tests: the vertical and anterior tests in the ligament, muscle and "
-            "skeleton posture types, rated 0-10 by subject and tester. "
+            f"skeleton posture types, rated {_RANGE} by subject and tester. "
             f"Protocol {PROTOCOL_VERSION}."
         ),
         "databases": {

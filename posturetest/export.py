@@ -29,8 +29,7 @@ from posturetest.domain.interchange import (
 )
 from posturetest.domain.protocol import NOTE_PATTERN
 from posturetest.store import Store
-from posturetest.store.exchange import (
-    Selection,
+from posturetest.store.export_sql import (
     correction_lines,
     count_trials,
     ranking_lines,
@@ -38,6 +37,7 @@ from posturetest.store.exchange import (
     session_lines,
     trial_lines,
 )
+from posturetest.store.selection import Selection
 
 Progress = Callable[[int], None]
 """Called with the number of rows just written."""

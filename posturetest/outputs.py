@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from posturetest.store.opening import (
+from posturetest.store.files import (
     COMPANIONS,
     holds_connection,
     is_special_file,

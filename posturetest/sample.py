@@ -391,7 +391,8 @@ def write_sample(out_dir: Path, subjects: int, seed: int) -> SampleStudy:
     """
     from posturetest.export import datapackage_descriptor, write_datapackage
     from posturetest.store import Store
-    from posturetest.store.exchange import ImportWriter, Selection
+    from posturetest.store.import_writer import ImportWriter
+    from posturetest.store.selection import Selection
 
     study = generate(subjects, seed)
     sessions = {str(s["session_id"]): s for s in study.sessions}

@@ -34,9 +34,11 @@ from posturetest.domain import (
 )
 from posturetest.domain.session import EndReason
 from posturetest.export import write_datapackage
-from posturetest.importer import ImportRefused, import_file
+from posturetest.importing import ImportRefused, import_file
 from posturetest.store import SCHEMA_VERSION, RecordError, SessionRow, Store
-from posturetest.store.exchange import ImportConflict, Selection, merge_databases
+from posturetest.store.import_report import ImportConflict
+from posturetest.store.merge import merge_databases
+from posturetest.store.selection import Selection
 from tests.test_store import rate_fully, start
 
 ALL_NO = {k: False for k in SAFETY_KEYS}

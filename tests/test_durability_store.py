@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from posturetest import importer
 from posturetest.domain import SessionSetup
+from posturetest.importing import UnusableFile, import_file, parallel
 from posturetest.store import (
     Store,
     StoreBusy,
@@ -28,7 +28,7 @@ from posturetest.store import (
     StoreReadOnly,
     opening,
 )
-from posturetest.store.opening import holds_connection, read_header
+from posturetest.store.files import holds_connection, read_header
 
 POSTURETEST = Path(sys.executable).parent / "posturetest"
 
@@ -256,9 +256,9 @@ def test_a_garbled_frame_from_the_checking_process_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A length of 2**62 once led to a MemoryError: lengths are bounded now."""
-    frames: importer.queue.Queue[bytes | None] = importer.queue.Queue()
-    importer._receive(io.BytesIO((2**62).to_bytes(8, "little") + b"x" * 10), frames)
-    assert frames.get() == importer.GARBLED and frames.get() is None
+    frames: parallel.queue.Queue[bytes | None] = parallel.queue.Queue()
+    parallel._receive(io.BytesIO((2**62).to_bytes(8, "little") + b"x" * 10), frames)
+    assert frames.get() == parallel.GARBLED and frames.get() is None
 
     source = tmp_path / "trials.csv"
     subprocess.run(
@@ -267,16 +267,16 @@ def test_a_garbled_frame_from_the_checking_process_is_one_line(
         capture_output=True,
     )
     source.write_bytes((tmp_path / "s" / "trials.csv").read_bytes())
-    monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_BYTES", 0)
     monkeypatch.setattr(
-        importer,
+        parallel,
         "_WORKER_CODE",
         "import sys; sys.stdout.buffer.write((2**62).to_bytes(8, 'little')); sys.stdout.flush()",
     )
     db = tmp_path / "target.db"
     with Store(db) as store:
-        with pytest.raises(importer.UnusableFile) as refused:
-            importer.import_file(store, source)
+        with pytest.raises(UnusableFile) as refused:
+            import_file(store, source)
         assert refused.value.problems == [
             f"{source}: the process checking this file sent garbled data"
         ]

@@ -17,7 +17,7 @@ import pytest
 from textual.pilot import Pilot
 
 from posturetest.store import Store
-from posturetest.store.opening import BUSY_TIMEOUT_MS
+from posturetest.store.files import BUSY_TIMEOUT_MS
 from posturetest.tui.app import PostureTestApp
 from posturetest.tui.widgets.rating import RatingScale
 from tests.conftest import SIZE, fill_disk, session_pilot, small_disk, started_session

@@ -51,7 +51,7 @@ from posturetest.export import (
     write_json,
 )
 from posturetest.store import Store
-from posturetest.store.exchange import Selection
+from posturetest.store.selection import Selection
 
 TESTER = 'Ann, "AK"\nKay'
 """A tester name with a comma, a double quote and a line break."""
@@ -365,7 +365,7 @@ def test_filters_select_exactly_the_right_sessions(
 
 def new_id(db: Path, session_id: str) -> str:
     """The id a de-identified export of `db` gives a stored session (computed with its secret)."""
-    from posturetest.store.exchange import pseudonym
+    from posturetest.store.export_sql import pseudonym
 
     with sqlite3.connect(db) as conn:
         secret = conn.execute("SELECT value FROM meta WHERE key = 'study_secret'").fetchone()[0]
@@ -772,7 +772,7 @@ def test_piped_export_shows_no_progress_bar(
 ) -> None:
     """Even over the threshold, a non-terminal stderr gets no bar (click would print its label
     once when hidden, so a bar that ignored the pipe would show up here)."""
-    monkeypatch.setattr(cli, "PROGRESS_THRESHOLD", 0)
+    monkeypatch.setattr(cli.options, "PROGRESS_THRESHOLD", 0)
     target = tmp_path / "trials.csv"
     result = run("export", "--db", str(study.path), "--out", str(target))
     assert result.exit_code == 0

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-import posturetest.importer as importer
+from posturetest.importing import cells, parallel, reading, run
+from posturetest.importing.problems import Checked
+from posturetest.importing.tables import TrialBatch
 from posturetest.store import Store
 from tests.test_import import (  # the catalogue, run again here through the second process
     STUDY_TRIALS,
@@ -70,7 +72,7 @@ __all__ = [
     "test_unusable_file_is_refused_with_one_line",
 ]
 
-THRESHOLD = importer.PARALLEL_FROM_BYTES
+THRESHOLD = parallel.PARALLEL_FROM_BYTES
 """The real size from which a second process checks (the fixture below sets it to 0 here)."""
 PLAN_COLUMNS = (
     "session_id, tests, repetitions, record_effort, record_discomfort, ended_at, safety_passed"
@@ -80,16 +82,16 @@ PLAN_COLUMNS = (
 @pytest.fixture(autouse=True)
 def checked_elsewhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     """Every trials file goes to a checking process; this process never checks one itself."""
-    monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_BYTES", 0)
     here: list[Path] = []
-    real = importer._trial_batches
+    real = run.trial_batches
 
-    def spy(path: Path, checked: importer._Checked) -> Iterator[importer._TrialBatch]:
+    def spy(path: Path, checked: Checked) -> Iterator[TrialBatch]:
         if path.is_file():  # a missing one is reported here, without starting a process
             here.append(path)
         return real(path, checked)
 
-    monkeypatch.setattr(importer, "_trial_batches", spy)
+    monkeypatch.setattr(run, "trial_batches", spy)
     yield here
     assert here == [], "a trials file was checked in the importing process"
 
@@ -119,7 +121,8 @@ def index_names(db: Path) -> set[str]:
         ("import sys; sys.exit(3)", "the process checking this file stopped unexpectedly"),
         ("import sys; sys.stdout.buffer.write(b'\\x05junk')", "stopped unexpectedly"),
         (
-            "import posturetest.importer as i; i._trial_batches = None; i.check_in_worker()",
+            "import posturetest.importing.parallel as i; "
+            "i.trial_batches = None; i.check_in_worker()",
             "TypeError: 'NoneType' object is not callable",
         ),
     ],
@@ -132,7 +135,7 @@ def test_a_failing_checking_process_is_one_line_and_nothing_is_written(
     code: str,
     problem: str,
 ) -> None:
-    monkeypatch.setattr(importer, "_WORKER_CODE", code)
+    monkeypatch.setattr(parallel, "_WORKER_CODE", code)
     before = fingerprint(target)
     result = import_into(target, built["plain.csv"])
     assert result.exit_code == 2
@@ -152,13 +155,13 @@ def test_the_checking_process_runs_nothing_of_the_callers_script(
     marker = tmp_path / "ran.txt"
     script.write_text(
         "from pathlib import Path\n"
-        "import posturetest.importer as importer\n"
+        "from posturetest.importing import import_file, parallel\n"
         "from posturetest.store import Store\n"
         f"with Path({str(marker)!r}).open('a') as f:\n"
         "    f.write('ran\\n')\n"
-        "importer.PARALLEL_FROM_BYTES = 0\n"
+        "parallel.PARALLEL_FROM_BYTES = 0\n"
         f"with Store({str(tmp_path / 'db.db')!r}) as store:\n"
-        f"    print(importer.import_file(store, Path({str(built['plain.csv'])!r})).trials_added)\n",
+        f"    print(import_file(store, Path({str(built['plain.csv'])!r})).trials_added)\n",
         encoding="utf-8",
     )
     done = subprocess.run(
@@ -181,13 +184,13 @@ def test_sessions_spread_over_batches_get_the_plan_of_all_their_rows(
 ) -> None:
     """Rows shuffled, so every session's rows are spread out, in batches of three: the plans
     (tests in order, repetitions, scales recorded, end) are those of a file read in one go."""
-    monkeypatch.setattr(importer, "PARALLEL_FROM_BYTES", 1 << 40)  # in this process: batches
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_BYTES", 1 << 40)  # in this process: batches
     whole = tmp_path / "whole.db"
     spread = tmp_path / "spread.db"
     try:
         assert import_into(whole, built["plain.csv"]).exit_code == 0
         random.Random(7).shuffle(plain_rows)
-        monkeypatch.setattr(importer, "BATCH_ROWS", 3)
+        monkeypatch.setattr(reading, "BATCH_ROWS", 3)
         result = import_into(spread, write_rows(tmp_path / "shuffled.csv", plain_rows))
     finally:
         checked_elsewhere.clear()  # this test checks in this process on purpose
@@ -397,4 +400,4 @@ def test_the_datetime_pattern_knows_the_calendar(year: int) -> None:
                 real = True
             except ValueError:
                 real = False
-            assert bool(importer._MOMENT.fullmatch(text)) == real, text
+            assert bool(cells._MOMENT.fullmatch(text)) == real, text

@@ -11,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from posturetest.importer import import_file
+from posturetest.importing import import_file
 from posturetest.sample import write_sample
 from posturetest.store import Store
 

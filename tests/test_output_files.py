@@ -402,7 +402,7 @@ def fail_half_way(
 
         monkeypatch.setattr(os, "fsync", fsync)
     else:  # after every trial row (in a package, the tables before trials.csv are written)
-        from posturetest.store.exchange import trial_lines as real
+        from posturetest.store.export_sql import trial_lines as real
 
         def trial_lines(*args: Any, **kwargs: Any) -> Iterator[list[str]]:
             yield from real(*args, **kwargs)

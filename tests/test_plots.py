@@ -39,7 +39,7 @@ from posturetest.domain import (
 )
 from posturetest.report import PostureResult, build_report, summary_sentence, write_report
 from posturetest.store import Store
-from posturetest.store.exchange import Selection
+from posturetest.store.selection import Selection
 
 BASE = {Posture.LIGAMENT: 3, Posture.MUSCLE: 5, Posture.SKELETON: 8}
 SUBJECTS = ("S-001", "S-002", "S-003")
@@ -282,8 +282,8 @@ def test_compare_reads_the_same_numbers_as_the_per_subject_means(store: Store) -
 def test_large_groups_are_sampled_and_lose_their_lines(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plots, "MAX_POINTS", 2)
-    monkeypatch.setattr(plots, "PAIRED_LINES_UP_TO", 1)
+    monkeypatch.setattr("posturetest.plots.by_posture.MAX_POINTS", 2)
+    monkeypatch.setattr("posturetest.plots.by_posture.PAIRED_LINES_UP_TO", 1)
     fig = plots.compare(store, EVERYTHING)
     text = all_text(fig)
     assert "a random 2 per group shown" in text and "the same subject" not in text

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from time import monotonic
 
 import pytest
 from textual import events
@@ -43,9 +44,14 @@ def burst(app: PostureTestApp, *keys: str) -> None:
         app.post_message(events.Key(key, character))
 
 
-async def settle(pilot: Pilot[int]) -> None:
+async def settle(pilot: Pilot[int], timeout: float = 20.0) -> None:
+    """Wait until every key posted has been handled whole (a loaded machine takes longer)."""
+    app = pilot.app
+    assert isinstance(app, PostureTestApp)
     await pilot.pause()
-    await pilot.pause(0.2)
+    deadline = monotonic() + timeout
+    while app.keys_pending and monotonic() < deadline:
+        await pilot.pause(0.02)
     await pilot.pause()
 
 

@@ -18,7 +18,7 @@ from posturetest.cli import main
 from posturetest.domain import OrderScheme, StressTest, plan_session
 from posturetest.domain.interchange import RANKING_COLUMNS, SESSION_COLUMNS, TRIAL_COLUMNS
 from posturetest.export import DATAPACKAGE_MEMBERS
-from posturetest.importer import import_file
+from posturetest.importing import import_file
 from posturetest.sample import TITLE, generate, write_sample
 from posturetest.store import Store
 

@@ -22,7 +22,8 @@ from posturetest.domain.interchange import TRIAL_COLUMNS
 from posturetest.export import write_csv
 from posturetest.outputs import FORMULA_STARTS, spreadsheet_line
 from posturetest.store import Store
-from posturetest.store.exchange import Selection, trial_lines
+from posturetest.store.export_sql import trial_lines
+from posturetest.store.selection import Selection
 from posturetest.tui.screens.summary import SummaryScreen
 from tests.conftest import notices, rate_trials, session_pilot, started_session
 

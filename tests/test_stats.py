@@ -37,7 +37,7 @@ from posturetest.domain import (
     StressTest,
 )
 from posturetest.store import Store, results
-from posturetest.store.exchange import Selection
+from posturetest.store.selection import Selection
 
 V, A = StressTest.VERTICAL, StressTest.ANTERIOR
 LIG, MUS, SKE = Posture.LIGAMENT, Posture.MUSCLE, Posture.SKELETON

@@ -183,6 +183,9 @@ TRIAL_FIELDS: tuple[Field, ...] = (
         note_rule=True,
     ),
 )
+_TRIAL_FIELD: dict[str, Field] = {f.name: f for f in TRIAL_FIELDS}
+RATING_COLUMNS: tuple[str, ...] = tuple(f.name for f in TRIAL_FIELDS if f.scale is not None)
+"""The ratings' columns, in the order of a trial row."""
 
 RANKING_FIELDS: tuple[Field, ...] = (
     _uuid("session_id", "Unique id of the session."),
@@ -242,7 +245,7 @@ CORRECTION_FIELDS: tuple[Field, ...] = (
         "string",
         "Which rating changed.",
         required=True,
-        enum=tuple(s.name for s in (TESTER_STABILITY, SUBJECT_EASE, DISCOMFORT, TESTER_EFFORT)),
+        enum=RATING_COLUMNS,
     ),
     Field(
         "old_value",
@@ -272,10 +275,10 @@ CORRECTION_FIELDS: tuple[Field, ...] = (
 SESSION_FIELDS: tuple[Field, ...] = (
     _uuid("session_id", "Unique id of the session."),
     SUBJECT,
-    TRIAL_FIELDS[3],
-    TRIAL_FIELDS[4],
-    TRIAL_FIELDS[5],
-    TRIAL_FIELDS[6],
+    _TRIAL_FIELD["tester"],
+    _TRIAL_FIELD["station"],
+    _TRIAL_FIELD["position"],
+    _TRIAL_FIELD["order_scheme"],
     Field("order_seed", "integer", "Seed of the random posture order; only for random."),
     Field(
         "tests",
@@ -316,7 +319,7 @@ SESSION_FIELDS: tuple[Field, ...] = (
         minimum=0,
         maximum=1,
     ),
-    TRIAL_FIELDS[9],
+    _TRIAL_FIELD["protocol_version"],
     Field("started_at", "datetime", "When the session started (UTC).", required=True),
     Field("ended_at", "datetime", "When the session ended (UTC); empty while in progress."),
     Field(
@@ -357,9 +360,21 @@ RANKING_COLUMNS: tuple[str, ...] = tuple(f.name for f in RANKING_FIELDS)
 SESSION_COLUMNS: tuple[str, ...] = tuple(f.name for f in SESSION_FIELDS)
 SAFETY_ANSWER_COLUMNS: tuple[str, ...] = tuple(f.name for f in SAFETY_ANSWER_FIELDS)
 CORRECTION_COLUMNS: tuple[str, ...] = tuple(f.name for f in CORRECTION_FIELDS)
-SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[1:10]
+SESSION_LEVEL_TRIAL_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "subject",
+    "tester",
+    "station",
+    "position",
+    "order_scheme",
+    "session_started_at",
+    "session_status",
+    "protocol_version",
+)
 """The columns of a trial row that describe its session: equal on every row of one session."""
-TRIAL_TABLE_COLUMNS: tuple[str, ...] = TRIAL_COLUMNS[:2] + TRIAL_COLUMNS[10:]
+TRIAL_TABLE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in TRIAL_COLUMNS if c == "session_id" or c not in SESSION_LEVEL_TRIAL_COLUMNS
+)
 """The columns of a trial row stored in the trials table itself."""
 
 DEIDENTIFIED = (

@@ -13,27 +13,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from posturetest.domain import SCALES, Posture, StressTest
+from posturetest.domain import (
+    REQUIRED_SCALES,
+    Outcome,
+    Posture,
+    Role,
+    Scale,
+    SessionStatus,
+    StressTest,
+)
 from posturetest.domain.plan import MAX_REPETITIONS
-from posturetest.store.exchange import Selection
+from posturetest.store.selection import Selection
 from posturetest.store.store import Store
 
-RATINGS: tuple[str, ...] = ("subject_ease", "tester_stability")
-"""The two ratings every rated trial has, in the order results show them."""
+RATED_SCALES: tuple[Scale, ...] = tuple(
+    sorted(REQUIRED_SCALES, key=lambda s: s.role is not Role.SUBJECT)
+)
+"""The two scales every rated trial has, the subject's first: the order results show them."""
+RATINGS: tuple[str, ...] = tuple(s.name for s in RATED_SCALES)
 
 TESTS: tuple[str, ...] = tuple(sorted(t.value for t in StressTest))
 """Alphabetical (anterior, vertical), the order of every row this module returns."""
 POSTURES: tuple[str, ...] = tuple(sorted(p.value for p in Posture))
 """Alphabetical (ligament, muscle, skeleton), the order of every row this module returns."""
 
-BATCH = 5000
-
-_LEVELS = SCALES["subject_ease"].maximum - SCALES["subject_ease"].minimum + 1
-_LOWEST = SCALES["subject_ease"].minimum
+_FIRST, _SECOND = RATINGS
+_LEVELS = len(RATED_SCALES[0].values)
+_LOWEST = RATED_SCALES[0].minimum
 _POSITIONS = MAX_REPETITIONS * len(Posture)
 """Trials of one test in one session at most: every repetition takes each posture once."""
 
-if any(SCALES[r].values != SCALES[RATINGS[0]].values for r in RATINGS):
+if any(s.values != RATED_SCALES[0].values for s in RATED_SCALES):
     raise RuntimeError("rating_grid packs both ratings with one range; give them one again")
 
 
@@ -55,6 +65,9 @@ def _rating(rating: str) -> str:
     return rating
 
 
+_RATED = f"t.outcome = '{Outcome.RATED.value}'"
+
+
 def _rated_trials(selection: Selection, *, with_subject: bool) -> tuple[str, list[object]]:
     """FROM and WHERE for the rated trials of the selected sessions.
 
@@ -65,12 +78,13 @@ def _rated_trials(selection: Selection, *, with_subject: bool) -> tuple[str, lis
     would scan every trial and look its session up, which is slower whatever the filter.
     """
     where, params = selection.where("s.started_at", "s.status", "s.session_id", "sub.code")
-    rated = "t.outcome = 'rated'"
+    rated = _RATED
     if not with_subject and not where:
         return f"FROM trials t WHERE {rated}", []
     if not with_subject and selection == Selection(complete_only=True):
         unfinished = (
-            "SELECT session_id FROM sessions WHERE status != 'complete' AND session_id NOT NULL"
+            f"SELECT session_id FROM sessions WHERE status != '{SessionStatus.COMPLETE.value}' "
+            "AND session_id NOT NULL"
         )
         return f"FROM trials t WHERE {rated} AND t.session_id NOT IN ({unfinished})", []
     joined = (
@@ -137,10 +151,8 @@ def subject_posture_table(
         FROM (SELECT {_SUBJECT_KEY} AS k, {means} {source} GROUP BY k) g
         GROUP BY g.k / {per_posture}
         ORDER BY g.k / {per_posture}"""
-    with store._lock:
-        cursor = store.conn.execute(sql, params)
-        while batch := cursor.fetchmany(BATCH):
-            yield [(r[0], int(r[1]), tuple(r[2:])) for r in batch]
+    for batch in store.batches(sql, params):
+        yield [(r[0], int(r[1]), tuple(r[2:])) for r in batch]
 
 
 def best_posture_agreement(store: Store, selection: Selection) -> list[tuple[str, int, int]]:
@@ -159,8 +171,8 @@ def best_posture_agreement(store: Store, selection: Selection) -> list[tuple[str
         SELECT ks.test, count(*), sum(ks.posture = kt.posture)
         {source}
         CROSS JOIN rankings kt ON kt.session_id = ks.session_id AND kt.test = ks.test
-            AND kt.role = 'tester' AND kt.rank = 1
-        {where}{" AND" if where else " WHERE"} ks.role = 'subject' AND ks.rank = 1
+            AND kt.role = '{Role.TESTER.value}' AND kt.rank = 1
+        {where}{" AND" if where else " WHERE"} ks.role = '{Role.SUBJECT.value}' AND ks.rank = 1
         GROUP BY ks.test
         ORDER BY ks.test"""
     return [(r[0], int(r[1]), int(r[2])) for r in store._rows(sql, params)]
@@ -177,16 +189,16 @@ posture's place in its run is (seq - 1) % 3. No window function: no sort of ever
 _CELLS = _LEVELS * _LEVELS
 _FINE_KEY = (
     f"(({_TEST} * {len(POSTURES)} + {_POSTURE}) * {_POSITIONS} + {_POSITION}) * {_CELLS}"
-    f" + (t.subject_ease - {_LOWEST}) * {_LEVELS} + (t.tester_stability - {_LOWEST})"
+    f" + (t.{_FIRST} - {_LOWEST}) * {_LEVELS} + (t.{_SECOND} - {_LOWEST})"
 )
-"""One integer per test, posture, position, subject_ease and tester_stability, in that order."""
+"""One integer per test, posture, position and both ratings (`RATINGS` order), in that order."""
 
 _FINE = {
     "test": _name(f"g.k / {len(POSTURES) * _POSITIONS * _CELLS}", TESTS),
     "posture": _name(f"g.k / {_POSITIONS * _CELLS} % {len(POSTURES)}", POSTURES),
     "position": f"(g.k / {_CELLS} % {_POSITIONS} + 1)",
-    "subject_ease": f"(g.k / {_LEVELS} % {_LEVELS} + {_LOWEST})",
-    "tester_stability": f"(g.k % {_LEVELS} + {_LOWEST})",
+    _FIRST: f"(g.k / {_LEVELS} % {_LEVELS} + {_LOWEST})",
+    _SECOND: f"(g.k % {_LEVELS} + {_LOWEST})",
 }
 """Each part of a fine key `g.k`, decoded."""
 
@@ -228,7 +240,7 @@ def rating_grid(store: Store, selection: Selection) -> list[tuple[str, str, int,
     f = _FINE
     sql = f"""{grid}
         SELECT {f["test"]} AS test, {f["posture"]} AS posture,
-            {f["subject_ease"]} AS ease, {f["tester_stability"]} AS stability, sum(g.n)
+            {f[_FIRST]} AS ease, {f[_SECOND]} AS stability, sum(g.n)
         FROM g
         GROUP BY test, posture, ease, stability
         ORDER BY test, posture, ease, stability"""
@@ -257,10 +269,9 @@ def order_effect(store: Store, selection: Selection) -> list[tuple[str, str, int
     return [(r[0], r[1], int(r[2]), float(r[3]), int(r[4])) for r in store._rows(sql, params)]
 
 
-_PER_POSTURE_MEANS = """
-    avg(CASE WHEN t.outcome = 'rated' THEN t.subject_ease END),
-    avg(CASE WHEN t.outcome = 'rated' THEN t.tester_stability END),
-    sum(t.outcome = 'rated')"""
+_PER_POSTURE_MEANS = ", ".join(
+    [*(f"avg(CASE WHEN {_RATED} THEN t.{rating} END)" for rating in RATINGS), f"sum({_RATED})"]
+)
 
 
 def subject_history(

@@ -1,7 +1,8 @@
 """The schema, generated from the domain definitions, and its forward migrations.
 
-Every enum and range in a CHECK constraint comes from `posturetest.domain`, so the database
-itself refuses a rating of 11 or a posture called "banana".
+Every enum, range and rule within a row in a CHECK constraint comes from `posturetest.domain`,
+so the database itself refuses a rating of 11, a posture called "banana" or a rated trial
+without its ratings.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from functools import cache
 
@@ -34,6 +35,7 @@ from posturetest.domain.protocol import (
     SUBJECT_CODE_CHARACTERS,
     SUBJECT_CODE_MAX_LENGTH,
 )
+from posturetest.domain.row_rules import SESSION_RULES, TRIAL_RULES, Presence
 from posturetest.domain.session import EndReason
 
 APPLICATION_ID = 0x50535431
@@ -80,6 +82,48 @@ def _bool(column: str) -> str:
 
 
 _UUID_CHECK = "length({c}) = 36"
+
+SQL_WIDTH = 100
+"""Rule checks wrap before this many characters: the stored schema's text, compared between a
+new file and a migrated one, is the one version 1 wrote."""
+
+
+def _key_sql(rule: Presence, *, negated: bool = False) -> str:
+    """Whether the row's key is one of the rule's values (or none of them), as SQL."""
+    if len(rule.values) == 1:
+        return f"{rule.key} {'!=' if negated else '='} '{rule.values[0]}'"
+    listed = ", ".join(f"'{v}'" for v in rule.values)
+    return f"{rule.key} {'NOT IN' if negated else 'IN'} ({listed})"
+
+
+def _all_of(head: str, terms: Sequence[str]) -> str:
+    """CHECK (head(term AND term ...)), wrapped as a table's line of the schema."""
+    line, lines = f"    CHECK ({head}({terms[0]}", []
+    for term in terms[1:]:
+        if len(line) + len(f" AND {term}") > SQL_WIDTH:
+            lines.append(line)
+            line = f"        AND {term}"
+        else:
+            line += f" AND {term}"
+    return "\n".join([*lines, line + "))"]).removeprefix("    ")
+
+
+def _rule_checks(rule: Presence) -> list[str]:
+    """A `Presence` rule as CHECK constraints (a reason column's both ways in one)."""
+    if rule.required and rule.only and len(rule.columns) == 1:
+        return [f"CHECK (({rule.columns[0]} IS NOT NULL) = ({_key_sql(rule)}))"]
+    checks = []
+    if rule.required:
+        filled = [f"{c} IS NOT NULL" for c in rule.columns]
+        checks.append(_all_of(f"{_key_sql(rule, negated=True)} OR ", filled))
+    if rule.only:
+        checks.append(_all_of(f"{_key_sql(rule)} OR ", [f"{c} IS NULL" for c in rule.columns]))
+    return checks
+
+
+def _row_checks(rules: Iterable[Presence]) -> str:
+    """The rules' CHECK constraints, one to a line, for the end of a CREATE TABLE."""
+    return ",\n    ".join(check for rule in rules for check in _rule_checks(rule))
 
 
 def _schema(one_of: OneOf, *, named_trial_keys: bool) -> str:
@@ -155,10 +199,7 @@ CREATE TABLE trials (
 {_scale_columns()},
     rated_at TEXT,
     note TEXT,
-    {inline_position_key}CHECK ((stop_reason IS NOT NULL) = (outcome = 'stopped')),
-    CHECK (outcome != 'rated' OR (tester_stability IS NOT NULL AND subject_ease IS NOT NULL)),
-    CHECK (outcome IN ('rated', 'pending') OR (tester_stability IS NULL AND subject_ease IS NULL
-        AND discomfort IS NULL AND tester_effort IS NULL))
+    {inline_position_key}{_row_checks(TRIAL_RULES)}
 );
 {trial_indexes}
 CREATE TABLE rankings (
@@ -227,11 +268,16 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-END_REASON_COLUMN = (
-    "end_reason TEXT CHECK (end_reason IS NULL OR ("
-    + _or_chain("end_reason", (r.value for r in EndReason))
-    + f" AND status = '{SessionStatus.STOPPED.value}'))"
-)
+def _end_reason_column() -> str:
+    """The column with the sessions' one rule (`SESSION_RULES`) in its CHECK: an end reason
+    only when the session is stopped."""
+    (rule,) = SESSION_RULES
+    assert rule.columns == ("end_reason",) and rule.only and not rule.required
+    reasons = _or_chain("end_reason", (r.value for r in EndReason))
+    return f"end_reason TEXT CHECK (end_reason IS NULL OR ({reasons} AND {_key_sql(rule)}))"
+
+
+END_REASON_COLUMN = _end_reason_column()
 """Schema 5's column: why a stopped session ended, when it was not an ordinary stop."""
 
 ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("sessions", END_REASON_COLUMN),)

@@ -19,7 +19,7 @@ from textual import events
 from textual.app import App
 from textual.message_pump import MessagePump
 
-SETTLE_LIMIT_S = 0.5
+SETTLE_LIMIT_S = 1.0
 """A key never waits longer than this for the one before it (an animation, a worker)."""
 ROUNDS_LIMIT = 40
 QUIET_ROUNDS = 2
@@ -31,6 +31,11 @@ class TypeAheadApp(App[int]):
         self._typed_ahead: deque[events.Event] = deque()
         self._key_in_flight = False
         self._settle_token = 0
+
+    @property
+    def keys_pending(self) -> int:
+        """Keys received and not yet handled whole (0 once the last one has settled)."""
+        return len(self._typed_ahead) + int(self._key_in_flight)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:

@@ -78,7 +78,7 @@ class ResultsScreen(AppScreen):
     def _compute_all(self) -> None:
         try:
             from posturetest import stats
-            from posturetest.store.exchange import Selection
+            from posturetest.store.selection import Selection
 
             with self.worker_store() as store:
                 text = stats.format_text(stats.compute(store, Selection(complete_only=True)))

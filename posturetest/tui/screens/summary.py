@@ -123,7 +123,7 @@ class SummaryScreen(SessionScreen):
                     write_report(store, self.session_id, target)
                 else:
                     from posturetest.export import write_csv
-                    from posturetest.store.exchange import Selection
+                    from posturetest.store.selection import Selection
 
                     with atomic_text(target) as out:
                         write_csv(store, Selection(session_ids=(self.session_id,)), out)
