@@ -27,11 +27,11 @@ test: check
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run
 
-# The torture test of tests/test_torture.py with 500 SIGKILLs instead of 20 (about 25 minutes);
+# The torture test of tests/e2e/test_torture.py with 500 SIGKILLs instead of 20 (about 25 minutes);
 # it ends with "kills: N, confirmed ratings checked: M, lost: 0".
 soak: $(STAMP)
 	POSTURETEST_SOAK_KILLS=$${POSTURETEST_SOAK_KILLS:-500} \
-		$(BIN)/python -m pytest -q -s tests/test_torture.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -q -s tests/e2e/test_torture.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

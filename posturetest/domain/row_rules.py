@@ -3,7 +3,7 @@ or status.
 
 Defined once, as data: the database's CHECK constraints are written from these, and the import
 checks its rows with them, so the two cannot drift apart. Every schema version since the first
-writes them (tests/test_rules_agree.py pins the text), so changing one takes a new migration.
+writes them (tests/unit/test_rules_agree.py pins the text), so changing one takes a new migration.
 """
 
 from __future__ import annotations

@@ -170,38 +170,59 @@ def session_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
 
 
 def ranking_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
-    _prepare_pseudonyms(store, selection)
-    where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
-    body = _csv_line(RANKING_FIELDS, "k", selection)
-    order = _order(selection, "x.started_at", "k.session_id", "k.test", "k.role", "k.rank")
-    sql = (
-        f"SELECT {body} FROM rankings k JOIN ({session_source(store.conn)}) x "
-        f"ON x.session_id = k.session_id{where}{order}"
+    return _session_child_lines(
+        store,
+        selection,
+        RANKING_FIELDS,
+        "rankings k",
+        "k",
+        ("k.session_id", "k.test", "k.role", "k.rank"),
     )
-    yield from _stream(store, sql, params)
 
 
 def safety_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     """The safety answers of the selected sessions, as CSV lines."""
-    _prepare_pseudonyms(store, selection)
-    where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
-    body = _csv_line(SAFETY_ANSWER_FIELDS, "a", selection)
-    order = _order(selection, "x.started_at", "a.session_id", "a.question")
-    sql = (
-        f"SELECT {body} FROM safety_answers a JOIN ({session_source(store.conn)}) x "
-        f"ON x.session_id = a.session_id{where}{order}"
+    return _session_child_lines(
+        store,
+        selection,
+        SAFETY_ANSWER_FIELDS,
+        "safety_answers a",
+        "a",
+        ("a.session_id", "a.question"),
     )
-    yield from _stream(store, sql, params)
 
 
 def correction_lines(store: Store, selection: Selection) -> Iterator[list[str]]:
     """The audit trail of the selected sessions' trials, as CSV lines, oldest first."""
+    return _session_child_lines(
+        store,
+        selection,
+        CORRECTION_FIELDS,
+        "corrections c JOIN trials t ON t.trial_id = c.trial_id",
+        "c",
+        ("t.session_id", "t.seq", "c.corrected_at", "c.rowid"),
+        session_of="t",
+    )
+
+
+def _session_child_lines(
+    store: Store,
+    selection: Selection,
+    fields: tuple[Field, ...],
+    source: str,
+    alias: str,
+    order_by: tuple[str, ...],
+    *,
+    session_of: str | None = None,
+) -> Iterator[list[str]]:
+    """CSV lines of a table whose rows belong to a session (rankings, safety answers, the audit
+    trail), for the selected sessions, in the sessions' order then `order_by`."""
     _prepare_pseudonyms(store, selection)
     where, params = selection.where("x.started_at", "x.status", "x.session_id", "x.subject")
-    body = _csv_line(CORRECTION_FIELDS, "c", selection)
-    order = _order(selection, "x.started_at", "t.session_id", "t.seq", "c.corrected_at", "c.rowid")
+    body = _csv_line(fields, alias, selection)
+    order = _order(selection, "x.started_at", *order_by)
     sql = (
-        f"SELECT {body} FROM corrections c JOIN trials t ON t.trial_id = c.trial_id "
-        f"JOIN ({session_source(store.conn)}) x ON x.session_id = t.session_id{where}{order}"
+        f"SELECT {body} FROM {source} JOIN ({session_source(store.conn)}) x "
+        f"ON x.session_id = {session_of or alias}.session_id{where}{order}"
     )
     yield from _stream(store, sql, params)

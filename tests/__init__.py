@@ -1,0 +1,1 @@
+"""The tests of posturetest: unit/, functional/ and e2e/, with shared builders in factories.py."""

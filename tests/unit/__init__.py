@@ -1,0 +1,1 @@
+"""Tests that call the library directly: domain, store, statistics, charts, exports, imports."""
