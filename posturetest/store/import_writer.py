@@ -140,6 +140,15 @@ class ImportWriter:
     def _conflict(self, message: str) -> None:
         self.conflicts.append(message)
 
+    def _same_as_stored(
+        self, what: str, columns: Sequence[str], old: Sequence[object], new: Sequence[object]
+    ) -> bool:
+        """A row whose id is stored already: True when equal, else its conflict is reported."""
+        different = differing(columns, old, new)
+        if different:
+            self._conflict(f"{what}: {', '.join(different)} differ from the database")
+        return not different
+
     def _subject_id(self, code: str) -> str:
         """The id of the subject with this code (any case), enrolling it if new."""
         if self._subjects is None:
@@ -304,10 +313,7 @@ class ImportWriter:
             if old is None:
                 new_rows.append(row)
                 continue
-            different = differing(TRIAL_TABLE_COLUMNS, old, row)
-            if different:
-                self._conflict(f"trial {row[0]}: {', '.join(different)} differ from the database")
-            else:
+            if self._same_as_stored(f"trial {row[0]}", TRIAL_TABLE_COLUMNS, old, row):
                 self.report.trials_present += 1
         return new_rows
 
@@ -355,13 +361,7 @@ class ImportWriter:
                 self.conn.execute(_INSERT_SAFETY_ANSWER, values)
                 self.report.safety_answers_added += 1
                 continue
-            different = differing(columns, old, values)
-            if different:
-                self._conflict(
-                    f"safety answer {values[0]}/{values[1]}: {', '.join(different)} differ "
-                    "from the database"
-                )
-            else:
+            if self._same_as_stored(f"safety answer {values[0]}/{values[1]}", columns, old, values):
                 self.report.safety_answers_present += 1
 
     def add_corrections(self, rows: list[AuditRow]) -> list[tuple[str, int, str]]:
@@ -384,12 +384,7 @@ class ImportWriter:
                 self.conn.execute(_INSERT_CORRECTION, values)
                 self.report.corrections_added += 1
                 continue
-            different = differing(columns, old, values)
-            if different:
-                self._conflict(
-                    f"correction {correction_id}: {', '.join(different)} differ from the database"
-                )
-            else:
+            if self._same_as_stored(f"correction {correction_id}", columns, old, values):
                 self.report.corrections_present += 1
         return unknown
 
